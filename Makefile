@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# process_vm_mmap(2) for Linux 7.3: the one entry point.
+#
+#   make check   host tests, lint, series export, test kernel, VM tests
+#   make run     boot the patched kernel and show the syscall at work
+#
+# Everything fetched or built goes to $(CACHE), outside the clone, keyed by
+# kernel version and flavour, so a rerun is incremental.  See README.md.
+
+CACHE ?= $(HOME)/.cache/pvmmap
+OUTDIR ?= $(CURDIR)/out
+export CACHE
+
+# Kernel flavours: "test" has the debug options, "perf" has none.
+FLAVOUR ?= test
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.PHONY: help setup host-test lint series kernel initramfs vm-test check run \
+	clean-cache
+
+help:
+	@sed -n 's/^#   //p' Makefile
+	@echo "Other targets: setup host-test lint series kernel initramfs vm-test"
+
+setup:
+	@build/setup.sh
+
+host-test: setup
+	@echo "== host tests (cargo test)"
+	@cargo test --release -q --workspace 2>&1 | grep -v '^$$'
+
+# The kernel build directory; made (incrementally) on demand.
+KBUILD = $(shell build/kernel.sh $(FLAVOUR))
+
+kernel: setup
+	@out=$$(build/kernel.sh $(FLAVOUR)) && echo "kernel: $$out/arch/x86/boot/bzImage"
+
+lint: setup
+	@echo "== lint (rustfmt, checkpatch --strict)"
+	@build/lint.sh
+
+series: setup
+	@echo "== series export (git format-patch, git am check)"
+	@python3 build/series.py export "$$(build/fetch-kernel.sh)" $(OUTDIR)/series
+
+initramfs: setup
+	@out=$$(build/kernel.sh $(FLAVOUR)) && \
+	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz
+
+vm-test: setup
+	@echo "== VM tests ($(FLAVOUR) kernel, kselftests)"
+	@out=$$(build/kernel.sh $(FLAVOUR)) && \
+	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz && \
+	  build/vm.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz test $(OUTDIR)/vm-test && \
+	  python3 build/vmcheck.py $(OUTDIR)/vm-test "$$out/kselftest-install/kselftest-list.txt"
+
+check: setup
+	@start=$$(date +%s); \
+	$(MAKE) -s host-test lint series vm-test FLAVOUR=test; \
+	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
+
+run: setup
+	@out=$$(build/kernel.sh $(FLAVOUR)) && \
+	  build/demo.sh "$$out" $(OUTDIR)/run
+
+clean-cache:
+	rm -rf $(CACHE)

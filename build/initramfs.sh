@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build/initramfs.sh BUILD_DIR OUT.cpio.gz [EXTRA_DIR]
+#
+# Build the kselftests of the series statically with the kselftest install
+# machinery, and pack them with busybox and build/guest-init into an
+# initramfs.  EXTRA_DIR, if given, is copied to /extra in the guest.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${1:?usage: initramfs.sh BUILD_DIR OUT.cpio.gz [EXTRA_DIR]}
+CPIO=${2:?}
+EXTRA=${3:-}
+SRC=$(readlink -f "$OUT/source")
+# Kselftest collections this series adds or relies on.
+KSFT_TARGETS=${KSFT_TARGETS:-process_vm_mmap}
+log() { printf 'initramfs: %s\n' "$*" >&2; }
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+# --- kselftests, static, installed the kselftest way -------------------------
+KSFT=$OUT/kselftest-install
+rm -rf "$KSFT"
+# LDFLAGS from the environment: the collections' Makefiles append to it.
+if ! LDFLAGS=-static make -s -C "$SRC/tools/testing/selftests" O="$OUT" \
+	TARGETS="$KSFT_TARGETS" KSFT_INSTALL_PATH="$KSFT" install \
+	>"$OUT/kselftest.log" 2>&1; then
+	cat "$OUT/kselftest.log" >&2
+	log "kselftest build failed"
+	exit 1
+fi
+if grep -i 'warning' "$OUT/kselftest.log" >&2; then
+	log "kselftest build has warnings (see above)"
+	exit 1
+fi
+
+# --- root filesystem --------------------------------------------------------
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,mnt,root,etc}
+cp /bin/busybox "$stage/bin/busybox"
+for app in $(/bin/busybox --list); do
+	case "$app" in busybox) continue ;; esac
+	ln -sf /bin/busybox "$stage/bin/$app"
+	# run_kselftest.sh looks for /usr/bin/timeout.
+	ln -sf /bin/busybox "$stage/usr/bin/$app"
+done
+cp -a "$KSFT" "$stage/kselftest"
+install -m 0755 "$ROOT/build/guest-init" "$stage/init"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
+echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"$stage/etc/passwd"
+echo 'root:x:0:' >"$stage/etc/group"
+[ -n "$EXTRA" ] && cp -a "$EXTRA" "$stage/extra"
+
+# /dev/console must exist before devtmpfs is mounted, or init's output is
+# lost.
+mknod -m 600 "$stage/dev/console" c 5 1
+(
+	cd "$stage"
+	find . -mindepth 1 | sed 's#^\./##' | cpio -o -H newc -R 0:0 --quiet
+) >"$CPIO.tmp"
+gzip -n -1 <"$CPIO.tmp" >"$CPIO"
+rm -f "$CPIO.tmp"
+log "$(du -h "$CPIO" | cut -f1) initramfs with $(wc -l <"$KSFT/kselftest-list.txt") kselftest(s)"

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build/kernel.sh FLAVOUR [TARGET...]
+#
+# Build the patched Linux 7.3 of one flavour (test: debug options on; perf:
+# off) out of tree, under $CACHE, and print nothing else on stdout than the
+# path of the build directory.
+#
+#   $CACHE/src-<kver>            pristine + series (only changed files are
+#                                rewritten, so make stays incremental)
+#   $CACHE/build-<kver>-<flavour> O= directory
+#
+# The build directory is keyed by kernel version and flavour; inside it a
+# stamp keyed by the series content and the config fragments lets a rerun
+# with no change skip make altogether.  Any change reruns make, which only
+# rebuilds what the change touched.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${CACHE:-$HOME/.cache/pvmmap}
+FLAVOUR=${1:?usage: kernel.sh test|perf}
+shift
+JOBS=${JOBS:-$(nproc)}
+log() { printf 'kernel[%s]: %s\n' "$FLAVOUR" "$*" >&2; }
+
+case "$FLAVOUR" in
+test) FRAGMENTS="base.config debug.config" ;;
+perf) FRAGMENTS="base.config perf.config" ;;
+*) log "unknown flavour"; exit 1 ;;
+esac
+
+# shellcheck disable=SC1091
+eval "$(sed -n 's/^\([A-Z_]*\) := \(.*\)$/\1="\2"/p' "$CACHE/toolchain.mk")"
+export LIBCLANG_PATH
+PRISTINE=$("$ROOT/build/fetch-kernel.sh")
+KVER=$(basename "$PRISTINE" | sed 's/^linux-//')
+SRC=$CACHE/src-$KVER
+OUT=$CACHE/build-$KVER-$FLAVOUR
+mkdir -p "$OUT"
+
+# Serialise builds that share the source tree.
+exec 9>"$CACHE/src-$KVER.lock"
+flock 9
+
+python3 "$ROOT/build/series.py" apply "$PRISTINE" "$SRC" >&2
+
+KMAKE=(make -s -C "$SRC" O="$OUT" -j"$JOBS" LLVM= CC=gcc
+       RUST_LIB_SRC="$RUST_LIB_SRC" BINDGEN="$BINDGEN" CLIPPY=1)
+
+# --- config -----------------------------------------------------------------
+# What the kernel is made of: the config fragments, the toolchain, and the
+# content of every file the series touches.
+key=$( (cd "$ROOT/configs" && cat $FRAGMENTS; rustc --version; gcc --version;
+	cd "$SRC" && xargs -a .series-files sha1sum) | sha1sum | cut -c1-16)
+fragkey=$(cd "$ROOT/configs" && cat $FRAGMENTS | sha1sum | cut -c1-16)
+if [ ! -f "$OUT/.config" ] || [ "$(cat "$OUT/.fragkey" 2>/dev/null)" != "$fragkey" ]; then
+	log "configuring (allnoconfig + $FRAGMENTS)"
+	cat_frags=$(mktemp)
+	for f in $FRAGMENTS; do cat "$ROOT/configs/$f"; done >"$cat_frags"
+	"${KMAKE[@]}" KCONFIG_ALLCONFIG="$cat_frags" allnoconfig >&2
+	"${KMAKE[@]}" olddefconfig >&2
+	rm -f "$cat_frags"
+	echo "$fragkey" >"$OUT/.fragkey"
+fi
+# Every option a fragment names must have stuck.
+bad=0
+for f in $FRAGMENTS; do
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*)
+			grep -qxF "$line" "$OUT/.config" || { log "did not stick: $line"; bad=1; } ;;
+		"# CONFIG_"*" is not set")
+			opt=${line#\# }; opt=${opt%% *}
+			grep -q "^$opt=" "$OUT/.config" && { log "did not stick: $line"; bad=1; } ;;
+		esac
+	done <"$ROOT/configs/$f"
+done
+if [ "$bad" -ne 0 ]; then
+	rm -f "$OUT/.fragkey"
+	exit 1
+fi
+
+# --- build ------------------------------------------------------------------
+if [ "$(cat "$OUT/.buildkey" 2>/dev/null)" != "$key" ] || [ ! -f "$OUT/arch/x86/boot/bzImage" ]; then
+	log "building (make -j$JOBS, incremental)"
+	start=$(date +%s)
+	rm -f "$OUT/.buildkey"
+	# Keep the whole log: warnings in the series' files fail the build below.
+	"${KMAKE[@]}" bzImage headers 2>"$OUT/build.log" >&2 || {
+		tail -n 60 "$OUT/build.log" >&2; exit 1; }
+	if grep -E '(^|/)(mm/process_vm_mmap|rust/kernel/task\.rs)' "$OUT/build.log" |
+		grep -Ei 'warning|error' >&2; then
+		log "the series' files have compiler or clippy warnings (see above)"
+		exit 1
+	fi
+	echo "$key" >"$OUT/.buildkey"
+	log "built in $(( $(date +%s) - start )) s"
+fi
+echo "$OUT"

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what the build needs and is missing, and fetch the tools that
+# Debian bookworm does not ship in a recent enough version.  Idempotent:
+# a second run with everything present prints nothing and takes a second.
+#
+# Everything downloaded lands in $CACHE (default ~/.cache/pvmmap), outside
+# the clone, so that a fresh clone on the same machine reuses it.
+#
+# Outputs (for the Makefile, via $CACHE/toolchain.mk):
+#   RUST_LIB_SRC   rust-src of the same upstream version as rustc
+#   BINDGEN        bindgen-cli binary
+#   LIBCLANG_PATH  directory holding a libclang.so new enough for bindgen
+set -euo pipefail
+
+CACHE=${CACHE:-$HOME/.cache/pvmmap}
+BINDGEN_VERSION=${BINDGEN_VERSION:-0.72.1}
+LIBCLANG_VERSION=${LIBCLANG_VERSION:-18.1.1}
+# The suite that carries linux-source-7.3 and a rust-src matching rustc.
+EXTRA_SUITE=${EXTRA_SUITE:-trixie-backports}
+
+mkdir -p "$CACHE"
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- Debian packages ------------------------------------------------------
+APT_PKGS="qemu-system-x86 busybox-static cpio flex bison bc libelf-dev
+	  libssl-dev xz-utils e2fsprogs rsync python3 kmod"
+missing=""
+for p in $APT_PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	log "installing:$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		log "not root: install these by hand:$missing"
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# --- A private apt configuration for the newer suite ------------------------
+# Only used to *download* .debs; the system's sources stay untouched.  The
+# mirror is whatever the system already uses for Debian.
+APTDIR=$CACHE/apt
+APT_OPTS=(-o Dir::Etc::SourceList="$APTDIR/sources.list"
+	  -o Dir::Etc::SourceParts=/dev/null
+	  -o Dir::State::Lists="$APTDIR/lists"
+	  -o Dir::Cache="$APTDIR/cache"
+	  -o Dir::Cache::Archives="$APTDIR/archives"
+	  -o APT::Sandbox::User=root
+	  -o Debug::NoLocking=1)
+apt_private() { apt-get -q "${APT_OPTS[@]}" "$@"; }
+apt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
+apt_private_ready=""
+apt_private_update() {
+	[ -n "$apt_private_ready" ] && return 0
+	mkdir -p "$APTDIR/lists/partial" "$APTDIR/archives/partial" "$APTDIR/cache"
+	if [ ! -s "$APTDIR/sources.list" ]; then
+		local uri
+		uri=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources \
+			/dev/null 2>/dev/null | grep -v security | grep debian | head -n1)
+		[ -n "$uri" ] || uri=$(awk '/^deb / && $2 ~ /debian$/ {print $2; exit}' \
+			/etc/apt/sources.list 2>/dev/null)
+		[ -n "$uri" ] || { log "cannot find the system's Debian mirror"; exit 1; }
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $EXTRA_SUITE main" \
+			>"$APTDIR/sources.list"
+	fi
+	# Refresh the lists at most once a day.
+	if [ -z "$(find "$APTDIR/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null)" ]; then
+		log "updating the private package lists ($EXTRA_SUITE)"
+		apt_private update >/dev/null
+	fi
+	apt_private_ready=1
+}
+# apt_download PKG[=VER] DESTDIR: extract a .deb into DESTDIR.
+apt_download() {
+	local pkg=$1 dest=$2 tmp
+	apt_private_update
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt_private download "$pkg" >/dev/null)
+	mkdir -p "$dest"
+	dpkg-deb -x "$tmp"/*.deb "$dest"
+	rm -rf "$tmp"
+}
+
+# --- rust-src matching rustc ---------------------------------------------
+RUSTC_VER=$(rustc --version | awk '{print $2}')
+RUST_SRC_DIR=$CACHE/rust-src-$RUSTC_VER
+RUST_LIB_SRC=$RUST_SRC_DIR/usr/src/rustc-$RUSTC_VER/library
+if [ ! -d "$RUST_LIB_SRC/core" ]; then
+	apt_private_update
+	ver=$(apt_cache madison rust-src 2>/dev/null | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
+		grep "^$RUSTC_VER+" | head -n1 || true)
+	[ -n "$ver" ] || { log "no rust-src $RUSTC_VER in $EXTRA_SUITE"; exit 1; }
+	log "fetching rust-src $ver"
+	rm -rf "$RUST_SRC_DIR"
+	apt_download "rust-src=$ver" "$RUST_SRC_DIR"
+fi
+
+# --- libclang (bookworm's 14 is too old for the 7.3 bindgen check) --------
+LIBCLANG_DIR=$CACHE/libclang-$LIBCLANG_VERSION
+find_libclang() { find "$LIBCLANG_DIR" -name libclang.so -print -quit 2>/dev/null; }
+if [ -z "$(find_libclang)" ]; then
+	log "fetching libclang $LIBCLANG_VERSION wheel"
+	tmp=$(mktemp -d)
+	python3 -m pip download -q --no-deps --only-binary=:all: \
+		-d "$tmp" "libclang==$LIBCLANG_VERSION" >/dev/null
+	rm -rf "$LIBCLANG_DIR"
+	mkdir -p "$LIBCLANG_DIR"
+	python3 -m zipfile -e "$tmp"/*.whl "$LIBCLANG_DIR"
+	rm -rf "$tmp"
+fi
+LIBCLANG_PATH=$(dirname "$(find_libclang)")
+
+# --- bindgen-cli -----------------------------------------------------------
+BINDGEN_ROOT=$CACHE/bindgen-$BINDGEN_VERSION
+BINDGEN=$BINDGEN_ROOT/bin/bindgen
+if [ ! -x "$BINDGEN" ]; then
+	log "building bindgen-cli $BINDGEN_VERSION (about 2 minutes)"
+	cargo install -q --locked bindgen-cli --version "$BINDGEN_VERSION" \
+		--root "$BINDGEN_ROOT"
+fi
+
+cat >"$CACHE/toolchain.mk.tmp" <<EOF
+RUST_LIB_SRC := $RUST_LIB_SRC
+BINDGEN := $BINDGEN
+LIBCLANG_PATH := $LIBCLANG_PATH
+EOF
+mv "$CACHE/toolchain.mk.tmp" "$CACHE/toolchain.mk"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build/vm.sh BUILD_DIR INITRAMFS MODE LOGDIR
+#
+# Boot the kernel of BUILD_DIR with INITRAMFS in QEMU, with pvmmap.mode=MODE
+# (see build/guest-init), and leave the kernel console in LOGDIR/console.log
+# and what the guest's programs printed in LOGDIR/output.log.
+#
+# TCG by default: /dev/kvm on these machines is not hardware
+# virtualisation.  ACCEL=kvm asks for KVM where it works.
+set -euo pipefail
+
+OUT=${1:?usage: vm.sh BUILD_DIR INITRAMFS MODE LOGDIR}
+INITRD=${2:?}
+MODE=${3:?}
+LOGDIR=${4:?}
+ACCEL=${ACCEL:-tcg}
+VM_MEM=${VM_MEM:-2G}
+VM_CPUS=${VM_CPUS:-2}
+VM_TIMEOUT=${VM_TIMEOUT:-1200}
+log() { printf 'vm: %s\n' "$*" >&2; }
+
+mkdir -p "$LOGDIR"
+rm -f "$LOGDIR/console.log" "$LOGDIR/output.log"
+case "$ACCEL" in
+tcg) accel=(-accel tcg,thread=multi -cpu max) ;;
+kvm) accel=(-accel kvm -cpu host) ;;
+*) log "ACCEL is tcg or kvm"; exit 1 ;;
+esac
+
+log "booting ($ACCEL, $VM_CPUS cpus, $VM_MEM, mode $MODE, timeout ${VM_TIMEOUT}s)"
+start=$(date +%s.%N)
+rc=0
+timeout --foreground -k 10 "$VM_TIMEOUT" \
+	qemu-system-x86_64 "${accel[@]}" -smp "$VM_CPUS" -m "$VM_MEM" \
+	-nographic -no-reboot -nodefaults \
+	-kernel "$OUT/arch/x86/boot/bzImage" -initrd "$INITRD" \
+	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=0 loglevel=7 pvmmap.mode=$MODE" \
+	-serial "file:$LOGDIR/console.log" -serial "file:$LOGDIR/output.log" \
+	</dev/null || rc=$?
+end=$(date +%s.%N)
+printf '%.1f\n' "$(echo "$end - $start" | bc)" >"$LOGDIR/seconds"
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	log "timed out after ${VM_TIMEOUT}s"
+	echo timeout >"$LOGDIR/status"
+elif [ "$rc" -ne 0 ]; then
+	log "qemu exited with $rc"
+	echo "qemu-$rc" >"$LOGDIR/status"
+else
+	echo done >"$LOGDIR/status"
+fi
+log "VM ran $(cat "$LOGDIR/seconds") s; logs in $LOGDIR"
