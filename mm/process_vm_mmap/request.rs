@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Request validation for `process_vm_mmap(2)`: every check that needs only the arguments.
+//!
+//! This file is pure: it uses `core` only, so the kernel compiles it as a module of
+//! `mm/process_vm_mmap.rs` and the host test crate (`host-tests/`) compiles the same file and
+//! checks it with property tests. The errors name the rule that was broken; all of them are
+//! `EINVAL` to the user (see [`Invalid::errno`]).
+
+/// Place the clone exactly at `dst_addr`, replacing what is there (as `MAP_FIXED`).
+pub const PVMMAP_FIXED: usize = 0x1;
+/// Place the clone exactly at `dst_addr`; fail with `EEXIST` if anything is mapped there.
+pub const PVMMAP_FIXED_NOREPLACE: usize = 0x2;
+/// `pid` is a pidfd.
+pub const PVMMAP_PIDFD: usize = 0x4;
+/// Unmap the source range once the clone is in place.
+pub const PVMMAP_MOVE: usize = 0x8;
+/// Every flag this version knows.
+pub const PVMMAP_ALL: usize = PVMMAP_FIXED | PVMMAP_FIXED_NOREPLACE | PVMMAP_PIDFD | PVMMAP_MOVE;
+
+/// `EINVAL`, the errno of every rule in this file.
+pub const EINVAL: i32 = 22;
+
+/// Which process the source range belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A pid in the caller's pid namespace (any thread of the process).
+    Pid(i32),
+    /// A pidfd, resolved by `pidfd_get_task()` (which also takes `PIDFD_SELF_*`).
+    Pidfd(i32),
+}
+
+/// Where the clone goes in the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Anywhere; the address is a hint, 0 for none.
+    Hint(usize),
+    /// Exactly here, replacing existing mappings.
+    Fixed(usize),
+    /// Exactly here, only if nothing is mapped there.
+    FixedNoReplace(usize),
+}
+
+/// A request that passed every argument check.
+///
+/// # Invariants
+///
+/// `len` is a non-zero multiple of the page size; `src` is page aligned and
+/// `src + len <= task_size` without overflow; for exact placements the same holds for the
+/// destination address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// The process that owns the source range.
+    pub target: Target,
+    /// Start of the source range.
+    pub src: usize,
+    /// Length of both ranges in bytes.
+    pub len: usize,
+    /// Where the clone goes.
+    pub placement: Placement,
+    /// Unmap the source range after cloning it (`PVMMAP_MOVE`).
+    pub move_source: bool,
+}
+
+/// The address-space facts the checks depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The page size, a power of two.
+    pub page_size: usize,
+    /// The end of the caller's user address space (`TASK_SIZE`).
+    pub task_size: usize,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    /// A flag bit this version does not know.
+    UnknownFlags,
+    /// `PVMMAP_FIXED` together with `PVMMAP_FIXED_NOREPLACE`.
+    ConflictingPlacement,
+    /// A pid of zero or below without `PVMMAP_PIDFD`.
+    BadPid,
+    /// `len` is zero.
+    ZeroLength,
+    /// `src_addr` or `len` is not page aligned.
+    UnalignedSource,
+    /// An exact destination that is not page aligned.
+    UnalignedDestination,
+    /// The source range wraps or ends above the user address space.
+    SourceOutOfRange,
+    /// The exact destination range wraps or ends above the user address space.
+    DestinationOutOfRange,
+    /// An exact destination overlapping the source range of the same address space.
+    DestinationOverlapsSource,
+}
+
+impl Invalid {
+    /// The errno the user sees (positive).
+    pub const fn errno(self) -> i32 {
+        EINVAL
+    }
+}
+
+/// Returns whether `[start, start + len)` is a valid range below `task_size`.
+const fn in_user_range(start: usize, len: usize, task_size: usize) -> bool {
+    match start.checked_add(len) {
+        Some(end) => end <= task_size,
+        None => false,
+    }
+}
+
+impl Request {
+    /// Checks the raw syscall arguments, in the order the contract lists them.
+    pub fn parse(
+        pid: i32,
+        src: usize,
+        len: usize,
+        dst: usize,
+        flags: usize,
+        limits: &Limits,
+    ) -> Result<Request, Invalid> {
+        if flags & !PVMMAP_ALL != 0 {
+            return Err(Invalid::UnknownFlags);
+        }
+        let fixed = flags & PVMMAP_FIXED != 0;
+        let noreplace = flags & PVMMAP_FIXED_NOREPLACE != 0;
+        let placement = match (fixed, noreplace) {
+            (true, true) => return Err(Invalid::ConflictingPlacement),
+            (true, false) => Placement::Fixed(dst),
+            (false, true) => Placement::FixedNoReplace(dst),
+            (false, false) => Placement::Hint(dst),
+        };
+        let target = if flags & PVMMAP_PIDFD != 0 {
+            Target::Pidfd(pid)
+        } else if pid > 0 {
+            Target::Pid(pid)
+        } else {
+            return Err(Invalid::BadPid);
+        };
+        if len == 0 {
+            return Err(Invalid::ZeroLength);
+        }
+        let page_mask = limits.page_size - 1;
+        if (src | len) & page_mask != 0 {
+            return Err(Invalid::UnalignedSource);
+        }
+        if !in_user_range(src, len, limits.task_size) {
+            return Err(Invalid::SourceOutOfRange);
+        }
+        if let Placement::Fixed(d) | Placement::FixedNoReplace(d) = placement {
+            if d & page_mask != 0 {
+                return Err(Invalid::UnalignedDestination);
+            }
+            if !in_user_range(d, len, limits.task_size) {
+                return Err(Invalid::DestinationOutOfRange);
+            }
+        }
+        Ok(Request {
+            target,
+            src,
+            len,
+            placement,
+            move_source: flags & PVMMAP_MOVE != 0,
+        })
+    }
+
+    /// The exact destination address, if the request has one.
+    pub const fn exact_destination(&self) -> Option<usize> {
+        match self.placement {
+            Placement::Fixed(d) | Placement::FixedNoReplace(d) => Some(d),
+            Placement::Hint(_) => None,
+        }
+    }
+
+    /// The check that needs to know whether source and caller share one address space: an exact
+    /// destination must not overlap the source range then (mmap's `MAP_FIXED` would unmap the
+    /// very pages being cloned).
+    pub fn check_same_mm(&self) -> Result<(), Invalid> {
+        match self.exact_destination() {
+            // Both ranges are in range by the type invariant, so the sums cannot overflow.
+            Some(d) if d < self.src + self.len && self.src < d + self.len => {
+                Err(Invalid::DestinationOverlapsSource)
+            }
+            _ => Ok(()),
+        }
+    }
+}

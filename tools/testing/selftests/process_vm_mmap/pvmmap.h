@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* process_vm_mmap(2) selftests: the raw syscall and its flags. */
+#ifndef __SELFTEST_PVMMAP_H
+#define __SELFTEST_PVMMAP_H
+
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/mman.h>
+
+#ifndef __NR_process_vm_mmap
+#define __NR_process_vm_mmap 473
+#endif
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+
+#ifndef PVMMAP_FIXED
+#define PVMMAP_FIXED		0x01
+#define PVMMAP_FIXED_NOREPLACE	0x02
+#define PVMMAP_PIDFD		0x04
+#define PVMMAP_MOVE		0x08
+#endif
+
+static inline long sys_process_vm_mmap(int pid, unsigned long src_addr,
+				       unsigned long len, unsigned long dst_addr,
+				       unsigned long flags)
+{
+	return syscall(__NR_process_vm_mmap, pid, src_addr, len, dst_addr,
+		       flags);
+}
+
+static inline int sys_pidfd_open(pid_t pid, unsigned int flags)
+{
+	return syscall(__NR_pidfd_open, pid, flags);
+}
+
+#endif /* __SELFTEST_PVMMAP_H */

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * process_vm_mmap(2): the checks that come before any mm work.
+ *
+ * One test per errno rule of the contract (Documentation/mm/process_vm_mmap.rst):
+ * argument checks (EINVAL), pidfd resolution (EBADF), target lookup (ESRCH)
+ * and the ptrace attach gate (EPERM).  Each test also makes sure the rule
+ * does not fire where it must not, so a check that refuses everything fails.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+#include "pvmmap.h"
+
+static long page_size;
+
+/* A private anonymous range of @pages pages in this process. */
+static char *map_pages(int pages)
+{
+	char *p = mmap(NULL, pages * page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0x5a, pages * page_size);
+	return p;
+}
+
+/*
+ * The errno of a request that passed the argument, lookup and permission
+ * checks: 0 when the call succeeded (then the clone is unmapped again).
+ * Tests use it to show that a rule did not fire.
+ */
+static int passed_checks_errno(long ret, unsigned long len)
+{
+	if (ret >= 0) {
+		munmap((void *)ret, len);
+		return 0;
+	}
+	return errno;
+}
+
+/* Errnos that mean "a pre-mm check refused the request". */
+static bool refused_early(int err)
+{
+	return err == EINVAL || err == EBADF || err == ESRCH || err == EPERM;
+}
+
+FIXTURE(args)
+{
+	char *src;
+	unsigned long len;
+	pid_t self;
+};
+
+FIXTURE_SETUP(args)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	self->len = 4 * page_size;
+	self->src = map_pages(4);
+	ASSERT_NE(NULL, self->src);
+	self->self = getpid();
+}
+
+FIXTURE_TEARDOWN(args)
+{
+	munmap(self->src, self->len);
+}
+
+#define EXPECT_ERRNO(err, call) do {					\
+		errno = 0;						\
+		EXPECT_EQ(-1, (call));					\
+		EXPECT_EQ((err), errno);				\
+	} while (0)
+
+TEST_F(args, unknown_flags)
+{
+	unsigned long bit;
+
+	for (bit = 0x10; bit; bit <<= 1)
+		EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+			(unsigned long)self->src, self->len, 0, bit));
+}
+
+TEST_F(args, fixed_with_noreplace)
+{
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, self->len, 0,
+		PVMMAP_FIXED | PVMMAP_FIXED_NOREPLACE));
+}
+
+TEST_F(args, zero_length)
+{
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, 0, 0, 0));
+}
+
+TEST_F(args, unaligned_source)
+{
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src + 1, page_size, 0, 0));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, page_size + 1, 0, 0));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, page_size - 1, 0, 0));
+}
+
+TEST_F(args, unaligned_fixed_destination)
+{
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, page_size, 0x10000001UL, PVMMAP_FIXED));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, page_size, 0x10000800UL,
+		PVMMAP_FIXED_NOREPLACE));
+}
+
+/* A hint is only a hint: an unaligned one is not an error (as for mmap). */
+TEST_F(args, unaligned_hint_is_not_checked)
+{
+	long ret = sys_process_vm_mmap(self->self, (unsigned long)self->src,
+				       page_size, 0x10000001UL, 0);
+
+	EXPECT_FALSE(refused_early(passed_checks_errno(ret, page_size)));
+}
+
+TEST_F(args, source_range_overflows)
+{
+	unsigned long top = -(unsigned long)page_size;
+
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, top,
+		2 * page_size, 0, 0));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, -(unsigned long)page_size, 0, 0));
+}
+
+TEST_F(args, source_range_above_user_space)
+{
+	/* Above TASK_SIZE with 4 and with 5 page-table levels. */
+	unsigned long high = 1UL << 57;
+
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, high,
+		page_size, 0, 0));
+}
+
+TEST_F(args, fixed_destination_out_of_range)
+{
+	unsigned long top = -(unsigned long)page_size;
+
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, 2 * page_size, top, PVMMAP_FIXED));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
+		(unsigned long)self->src, page_size, 1UL << 57,
+		PVMMAP_FIXED_NOREPLACE));
+}
+
+TEST_F(args, pid_not_positive)
+{
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(0,
+		(unsigned long)self->src, self->len, 0, 0));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(-1,
+		(unsigned long)self->src, self->len, 0, 0));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(INT32_MIN,
+		(unsigned long)self->src, self->len, 0, 0));
+}
+
+/* A FIXED destination over the source of the same process would unmap it. */
+TEST_F(args, fixed_overlapping_source_in_self)
+{
+	unsigned long src = (unsigned long)self->src;
+	unsigned long half = 2 * page_size;
+
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, src, half,
+		src + page_size, PVMMAP_FIXED));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, src + page_size,
+		half, src, PVMMAP_FIXED));
+	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, src, half, src,
+		PVMMAP_FIXED_NOREPLACE));
+	/* Adjacent is not overlapping. */
+	EXPECT_FALSE(refused_early(passed_checks_errno(
+		sys_process_vm_mmap(self->self, src, half, src + half,
+				    PVMMAP_FIXED), half)));
+	/* The source is untouched by the refused calls. */
+	EXPECT_EQ(0x5a, self->src[0]);
+	EXPECT_EQ(0x5a, self->src[page_size]);
+}
+
+/* The rule is about one address space: another process's range may overlap. */
+TEST_F(args, fixed_overlap_only_checked_in_same_mm)
+{
+	pid_t child = fork();
+	long ret;
+
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	ret = sys_process_vm_mmap(child, (unsigned long)self->src, self->len,
+				  (unsigned long)self->src, PVMMAP_FIXED);
+	EXPECT_FALSE(refused_early(passed_checks_errno(ret, self->len)));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+TEST(pidfd_not_a_pidfd)
+{
+	int fd = open("/proc/self/stat", O_RDONLY);
+	char *src;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_pages(1);
+	ASSERT_NE(NULL, src);
+	ASSERT_GE(fd, 0);
+	EXPECT_ERRNO(EBADF, sys_process_vm_mmap(fd, (unsigned long)src,
+		page_size, 0, PVMMAP_PIDFD));
+	EXPECT_ERRNO(EBADF, sys_process_vm_mmap(-1, (unsigned long)src,
+		page_size, 0, PVMMAP_PIDFD));
+	close(fd);
+	/* A closed fd number. */
+	EXPECT_ERRNO(EBADF, sys_process_vm_mmap(fd, (unsigned long)src,
+		page_size, 0, PVMMAP_PIDFD));
+	munmap(src, page_size);
+}
+
+TEST(pidfd_of_live_process)
+{
+	int pidfd = sys_pidfd_open(getpid(), 0);
+	char *src;
+	long ret;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_pages(1);
+	ASSERT_NE(NULL, src);
+	ASSERT_GE(pidfd, 0);
+	ret = sys_process_vm_mmap(pidfd, (unsigned long)src, page_size, 0,
+				  PVMMAP_PIDFD);
+	EXPECT_FALSE(refused_early(passed_checks_errno(ret, page_size)));
+	close(pidfd);
+	munmap(src, page_size);
+}
+
+/* Fork a child that exits at once; returns its pid, not yet reaped. */
+static pid_t exited_child(void)
+{
+	pid_t child = fork();
+
+	if (child == 0)
+		_exit(0);
+	return child;
+}
+
+TEST(reaped_pid)
+{
+	pid_t child = exited_child();
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_GT(child, 0);
+	ASSERT_EQ(child, waitpid(child, NULL, 0));
+	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(child, 0x10000000UL,
+		page_size, 0, 0));
+}
+
+TEST(zombie_has_no_mm)
+{
+	pid_t child = exited_child();
+	siginfo_t info;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_GT(child, 0);
+	/* Wait for the exit without reaping: the task exists, its mm does not. */
+	ASSERT_EQ(0, waitid(P_PID, child, &info, WEXITED | WNOWAIT));
+	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(child, 0x10000000UL,
+		page_size, 0, 0));
+	waitpid(child, NULL, 0);
+}
+
+TEST(pidfd_of_exited_process)
+{
+	pid_t child = exited_child();
+	int pidfd;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_GT(child, 0);
+	pidfd = sys_pidfd_open(child, 0);
+	ASSERT_GE(pidfd, 0);
+	ASSERT_EQ(child, waitpid(child, NULL, 0));
+	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(pidfd, 0x10000000UL,
+		page_size, 0, PVMMAP_PIDFD));
+	close(pidfd);
+}
+
+TEST(no_such_pid)
+{
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+	int pid_max = 0;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%d", &pid_max));
+	fclose(f);
+	/* No pid can be pid_max or above. */
+	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(pid_max, 0x10000000UL,
+		page_size, 0, 0));
+	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(INT32_MAX, 0x10000000UL,
+		page_size, 0, 0));
+}
+
+/* kthreadd, pid 2, is a kernel thread: it has no user address space. */
+TEST(kernel_thread)
+{
+	char comm[32] = "";
+	FILE *f = fopen("/proc/2/comm", "r");
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(comm, sizeof(comm), f));
+	fclose(f);
+	ASSERT_EQ(0, strcmp(comm, "kthreadd\n"));
+	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(2, 0x10000000UL, page_size,
+		0, 0));
+}
+
+/*
+ * Run @fn in a child that has dropped to @uid, and return its exit status
+ * (the errno it saw, or 0).
+ */
+static int errno_as_uid(uid_t uid, pid_t target, unsigned long addr)
+{
+	pid_t child = fork();
+	int status;
+
+	if (child == 0) {
+		long ret;
+
+		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+			_exit(100);
+		ret = sys_process_vm_mmap(target, addr, page_size, 0, 0);
+		_exit(passed_checks_errno(ret, page_size));
+	}
+	if (child < 0 || waitpid(child, &status, 0) != child ||
+	    !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* A child that maps one page and waits; reports the page's address. */
+static pid_t target_as_uid(uid_t uid, unsigned long *addr)
+{
+	int pipefd[2];
+	pid_t child;
+
+	if (pipe(pipefd))
+		return -1;
+	child = fork();
+	if (child == 0) {
+		char *p;
+
+		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+			_exit(100);
+		p = map_pages(1);
+		if (write(pipefd[1], &p, sizeof(p)) != sizeof(p))
+			_exit(101);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (child < 0 || read(pipefd[0], addr, sizeof(*addr)) != sizeof(*addr)) {
+		if (child > 0)
+			kill(child, SIGKILL);
+		child = -1;
+	}
+	close(pipefd[0]);
+	return child;
+}
+
+TEST(another_uid_is_refused)
+{
+	unsigned long addr;
+	pid_t target;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (geteuid() != 0)
+		SKIP(return, "needs root to switch uids");
+	target = target_as_uid(0, &addr);
+	ASSERT_GT(target, 0);
+	EXPECT_EQ(EPERM, errno_as_uid(65534, target, addr));
+	kill(target, SIGKILL);
+	waitpid(target, NULL, 0);
+}
+
+TEST(same_uid_is_allowed)
+{
+	unsigned long addr;
+	pid_t target;
+	int err;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (geteuid() != 0)
+		SKIP(return, "needs root to switch uids");
+	target = target_as_uid(65534, &addr);
+	ASSERT_GT(target, 0);
+	err = errno_as_uid(65534, target, addr);
+	EXPECT_LE(0, err);
+	EXPECT_FALSE(refused_early(err));
+	kill(target, SIGKILL);
+	waitpid(target, NULL, 0);
+}
+
+/* A non-dumpable process is off limits to its own uid, as for ptrace. */
+TEST(non_dumpable_target_is_refused)
+{
+	unsigned long addr;
+	pid_t target;
+	int pipefd[2];
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (geteuid() != 0)
+		SKIP(return, "needs root to switch uids");
+	ASSERT_EQ(0, pipe(pipefd));
+	target = fork();
+	ASSERT_GE(target, 0);
+	if (target == 0) {
+		char *p;
+
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534) ||
+		    prctl(PR_SET_DUMPABLE, 0))
+			_exit(100);
+		p = map_pages(1);
+		if (write(pipefd[1], &p, sizeof(p)) != sizeof(p))
+			_exit(101);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(sizeof(addr), read(pipefd[0], &addr, sizeof(addr)));
+	close(pipefd[0]);
+	EXPECT_EQ(EPERM, errno_as_uid(65534, target, addr));
+	kill(target, SIGKILL);
+	waitpid(target, NULL, 0);
+}
+
+TEST_HARNESS_MAIN
