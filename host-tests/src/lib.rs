@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host tests of the pure Rust sources of `process_vm_mmap(2)`.
+//!
+//! The modules below are the kernel's own files, included by path: what is tested here is
+//! exactly what the kernel compiles, not a copy.
+
+#[path = "../../mm/process_vm_mmap/request.rs"]
+pub mod request;
+
+#[cfg(test)]
+mod request_tests;
