@@ -46,6 +46,12 @@ for app in $(/bin/busybox --list); do
 	ln -sf /bin/busybox "$stage/usr/bin/$app"
 done
 cp -a "$KSFT" "$stage/kselftest"
+# kselftest's runner calls coreutils' "timeout --foreground"; busybox's
+# timeout has no such option (and needs none: there is no job control).
+rm "$stage/usr/bin/timeout"
+printf '%s\n' '#!/bin/sh' '[ "$1" = --foreground ] && shift' \
+	'exec /bin/busybox timeout "$@"' >"$stage/usr/bin/timeout"
+chmod 0755 "$stage/usr/bin/timeout"
 install -m 0755 "$ROOT/build/guest-init" "$stage/init"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"$stage/etc/passwd"

@@ -89,8 +89,10 @@ if [ "$(cat "$OUT/.buildkey" 2>/dev/null)" != "$key" ] || [ ! -f "$OUT/arch/x86/
 	# Keep the whole log: warnings in the series' files fail the build below.
 	"${KMAKE[@]}" bzImage headers 2>"$OUT/build.log" >&2 || {
 		tail -n 60 "$OUT/build.log" >&2; exit 1; }
-	if grep -E '(^|/)(mm/process_vm_mmap|rust/kernel/task\.rs)' "$OUT/build.log" |
-		grep -Ei 'warning|error' >&2; then
+	# A diagnostic's location line ("--> path:line") names the file.
+	if grep -B4 -A12 -E '^ *--> .*/(mm/process_vm_mmap|rust/kernel/task\.rs)' \
+		"$OUT/build.log" >&2 ||
+		grep -E '(^|/)mm/process_vm_mmap[^ ]*: (warning|error)' "$OUT/build.log" >&2; then
 		log "the series' files have compiler or clippy warnings (see above)"
 		exit 1
 	fi

@@ -220,6 +220,7 @@ def pristine_git(pristine, cache):
 
 
 def export(series, pristine, out):
+    out = os.path.abspath(out)
     check(series)
     cache = os.path.dirname(os.path.realpath(pristine))
     repo = pristine_git(pristine, cache)

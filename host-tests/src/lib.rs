@@ -5,8 +5,9 @@
 //! The modules below are the kernel's own files, included by path: what is tested here is
 //! exactly what the kernel compiles, not a copy.
 
+#[cfg(test)]
 #[path = "../../mm/process_vm_mmap/request.rs"]
-pub mod request;
+mod request;
 
 #[cfg(test)]
 mod request_tests;

@@ -45,7 +45,11 @@ fn oracle(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -> Result<
         return Err(Invalid::DestinationOutOfRange);
     }
     Ok(Request {
-        target: if pidfd { Target::Pidfd(pid) } else { Target::Pid(pid) },
+        target: if pidfd {
+            Target::Pidfd(pid)
+        } else {
+            Target::Pid(pid)
+        },
         src,
         len,
         placement: match flags & 0x3 {
@@ -88,7 +92,14 @@ fn flags() -> impl Strategy<Value = usize> {
 }
 
 fn pid() -> impl Strategy<Value = i32> {
-    prop_oneof![Just(0), Just(1), Just(-1), Just(i32::MIN), Just(i32::MAX), any::<i32>()]
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(-1),
+        Just(i32::MIN),
+        Just(i32::MAX),
+        any::<i32>()
+    ]
 }
 
 proptest! {
@@ -153,7 +164,12 @@ fn every_rule_is_einval() {
 fn uapi_flag_values() {
     // include/uapi/linux/mman.h; the kernel build asserts the same against bindgen's view.
     assert_eq!(
-        (PVMMAP_FIXED, PVMMAP_FIXED_NOREPLACE, PVMMAP_PIDFD, PVMMAP_MOVE),
+        (
+            PVMMAP_FIXED,
+            PVMMAP_FIXED_NOREPLACE,
+            PVMMAP_PIDFD,
+            PVMMAP_MOVE
+        ),
         (1, 2, 4, 8)
     );
     assert_eq!(PVMMAP_ALL, 0xf);
@@ -172,22 +188,43 @@ fn examples_from_the_contract() {
     assert_eq!(p(1, PAGE + 1, PAGE, 0, 0), Err(Invalid::UnalignedSource));
     assert_eq!(p(1, PAGE, PAGE + 1, 0, 0), Err(Invalid::UnalignedSource));
     assert_eq!(p(1, TASK_SIZE, PAGE, 0, 0), Err(Invalid::SourceOutOfRange));
-    assert_eq!(p(1, usize::MAX - PAGE + 1, 2 * PAGE, 0, 0), Err(Invalid::SourceOutOfRange));
-    assert_eq!(p(1, PAGE, PAGE, 1, PVMMAP_FIXED), Err(Invalid::UnalignedDestination));
+    assert_eq!(
+        p(1, usize::MAX - PAGE + 1, 2 * PAGE, 0, 0),
+        Err(Invalid::SourceOutOfRange)
+    );
+    assert_eq!(
+        p(1, PAGE, PAGE, 1, PVMMAP_FIXED),
+        Err(Invalid::UnalignedDestination)
+    );
     assert_eq!(
         p(1, PAGE, PAGE, TASK_SIZE, PVMMAP_FIXED_NOREPLACE),
         Err(Invalid::DestinationOutOfRange)
     );
     // A pidfd may be any int: pidfd_get_task() judges it (and takes PIDFD_SELF_*).
-    assert_eq!(p(-10000, PAGE, PAGE, 0, PVMMAP_PIDFD).unwrap().target, Target::Pidfd(-10000));
+    assert_eq!(
+        p(-10000, PAGE, PAGE, 0, PVMMAP_PIDFD).unwrap().target,
+        Target::Pidfd(-10000)
+    );
     // A hint is not checked.
-    assert_eq!(p(1, PAGE, PAGE, 3, 0).unwrap().placement, Placement::Hint(3));
+    assert_eq!(
+        p(1, PAGE, PAGE, 3, 0).unwrap().placement,
+        Placement::Hint(3)
+    );
     // The last page below TASK_SIZE is in range.
     assert!(p(1, TASK_SIZE - PAGE, PAGE, TASK_SIZE - PAGE, PVMMAP_FIXED).is_ok());
     // Same-mm overlap, and its edges.
     let r = p(1, 4 * PAGE, 2 * PAGE, 5 * PAGE, PVMMAP_FIXED).unwrap();
     assert_eq!(r.check_same_mm(), Err(Invalid::DestinationOverlapsSource));
-    assert!(p(1, 4 * PAGE, 2 * PAGE, 6 * PAGE, PVMMAP_FIXED).unwrap().check_same_mm().is_ok());
-    assert!(p(1, 4 * PAGE, 2 * PAGE, 2 * PAGE, PVMMAP_FIXED).unwrap().check_same_mm().is_ok());
-    assert!(p(1, 4 * PAGE, 2 * PAGE, 4 * PAGE, 0).unwrap().check_same_mm().is_ok());
+    assert!(p(1, 4 * PAGE, 2 * PAGE, 6 * PAGE, PVMMAP_FIXED)
+        .unwrap()
+        .check_same_mm()
+        .is_ok());
+    assert!(p(1, 4 * PAGE, 2 * PAGE, 2 * PAGE, PVMMAP_FIXED)
+        .unwrap()
+        .check_same_mm()
+        .is_ok());
+    assert!(p(1, 4 * PAGE, 2 * PAGE, 4 * PAGE, 0)
+        .unwrap()
+        .check_same_mm()
+        .is_ok());
 }

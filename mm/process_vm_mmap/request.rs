@@ -8,22 +8,23 @@
 //! `EINVAL` to the user (see [`Invalid::errno`]).
 
 /// Place the clone exactly at `dst_addr`, replacing what is there (as `MAP_FIXED`).
-pub const PVMMAP_FIXED: usize = 0x1;
+pub(crate) const PVMMAP_FIXED: usize = 0x1;
 /// Place the clone exactly at `dst_addr`; fail with `EEXIST` if anything is mapped there.
-pub const PVMMAP_FIXED_NOREPLACE: usize = 0x2;
+pub(crate) const PVMMAP_FIXED_NOREPLACE: usize = 0x2;
 /// `pid` is a pidfd.
-pub const PVMMAP_PIDFD: usize = 0x4;
+pub(crate) const PVMMAP_PIDFD: usize = 0x4;
 /// Unmap the source range once the clone is in place.
-pub const PVMMAP_MOVE: usize = 0x8;
+pub(crate) const PVMMAP_MOVE: usize = 0x8;
 /// Every flag this version knows.
-pub const PVMMAP_ALL: usize = PVMMAP_FIXED | PVMMAP_FIXED_NOREPLACE | PVMMAP_PIDFD | PVMMAP_MOVE;
+pub(crate) const PVMMAP_ALL: usize =
+    PVMMAP_FIXED | PVMMAP_FIXED_NOREPLACE | PVMMAP_PIDFD | PVMMAP_MOVE;
 
 /// `EINVAL`, the errno of every rule in this file.
-pub const EINVAL: i32 = 22;
+pub(crate) const EINVAL: i32 = 22;
 
 /// Which process the source range belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// A pid in the caller's pid namespace (any thread of the process).
     Pid(i32),
     /// A pidfd, resolved by `pidfd_get_task()` (which also takes `PIDFD_SELF_*`).
@@ -32,7 +33,7 @@ pub enum Target {
 
 /// Where the clone goes in the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placement {
+pub(crate) enum Placement {
     /// Anywhere; the address is a hint, 0 for none.
     Hint(usize),
     /// Exactly here, replacing existing mappings.
@@ -49,31 +50,32 @@ pub enum Placement {
 /// `src + len <= task_size` without overflow; for exact placements the same holds for the
 /// destination address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// The process that owns the source range.
-    pub target: Target,
+    pub(crate) target: Target,
     /// Start of the source range.
-    pub src: usize,
+    pub(crate) src: usize,
     /// Length of both ranges in bytes.
-    pub len: usize,
+    pub(crate) len: usize,
     /// Where the clone goes.
-    pub placement: Placement,
+    pub(crate) placement: Placement,
     /// Unmap the source range after cloning it (`PVMMAP_MOVE`).
-    pub move_source: bool,
+    #[allow(dead_code, reason = "read once the copier lands")]
+    pub(crate) move_source: bool,
 }
 
 /// The address-space facts the checks depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// The page size, a power of two.
-    pub page_size: usize,
+    pub(crate) page_size: usize,
     /// The end of the caller's user address space (`TASK_SIZE`).
-    pub task_size: usize,
+    pub(crate) task_size: usize,
 }
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Invalid {
+pub(crate) enum Invalid {
     /// A flag bit this version does not know.
     UnknownFlags,
     /// `PVMMAP_FIXED` together with `PVMMAP_FIXED_NOREPLACE`.
@@ -96,7 +98,7 @@ pub enum Invalid {
 
 impl Invalid {
     /// The errno the user sees (positive).
-    pub const fn errno(self) -> i32 {
+    pub(crate) const fn errno(self) -> i32 {
         EINVAL
     }
 }
@@ -111,7 +113,7 @@ const fn in_user_range(start: usize, len: usize, task_size: usize) -> bool {
 
 impl Request {
     /// Checks the raw syscall arguments, in the order the contract lists them.
-    pub fn parse(
+    pub(crate) fn parse(
         pid: i32,
         src: usize,
         len: usize,
@@ -165,7 +167,7 @@ impl Request {
     }
 
     /// The exact destination address, if the request has one.
-    pub const fn exact_destination(&self) -> Option<usize> {
+    pub(crate) const fn exact_destination(&self) -> Option<usize> {
         match self.placement {
             Placement::Fixed(d) | Placement::FixedNoReplace(d) => Some(d),
             Placement::Hint(_) => None,
@@ -175,7 +177,7 @@ impl Request {
     /// The check that needs to know whether source and caller share one address space: an exact
     /// destination must not overlap the source range then (mmap's `MAP_FIXED` would unmap the
     /// very pages being cloned).
-    pub fn check_same_mm(&self) -> Result<(), Invalid> {
+    pub(crate) fn check_same_mm(&self) -> Result<(), Invalid> {
         match self.exact_destination() {
             // Both ranges are in range by the type invariant, so the sums cannot overflow.
             Some(d) if d < self.src + self.len && self.src < d + self.len => {

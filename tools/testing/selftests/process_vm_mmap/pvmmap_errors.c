@@ -331,8 +331,8 @@ TEST(kernel_thread)
 }
 
 /*
- * Run @fn in a child that has dropped to @uid, and return its exit status
- * (the errno it saw, or 0).
+ * Call process_vm_mmap(@target, @addr) from a child that has dropped to
+ * @uid, and return the errno it saw (0 for success).
  */
 static int errno_as_uid(uid_t uid, pid_t target, unsigned long addr)
 {
@@ -365,7 +365,12 @@ static pid_t target_as_uid(uid_t uid, unsigned long *addr)
 	if (child == 0) {
 		char *p;
 
-		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+		/*
+		 * A credential change makes the mm non-dumpable, which only
+		 * CAP_SYS_PTRACE may attach to; undo that, as execve() would.
+		 */
+		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid) ||
+		    prctl(PR_SET_DUMPABLE, 1))
 			_exit(100);
 		p = map_pages(1);
 		if (write(pipefd[1], &p, sizeof(p)) != sizeof(p))
