@@ -2,7 +2,8 @@
 /*
  * process_vm_mmap(2): the checks that come before any mm work.
  *
- * One test per errno rule of the contract (Documentation/mm/process_vm_mmap.rst):
+ * One test per errno rule of the contract
+ * (Documentation/mm/process_vm_mmap.rst):
  * argument checks (EINVAL), pidfd resolution (EBADF), target lookup (ESRCH)
  * and the ptrace attach gate (EPERM).  Each test also makes sure the rule
  * does not fire where it must not, so a check that refuses everything fails.
@@ -37,12 +38,16 @@ static char *map_pages(int pages)
 }
 
 /*
- * The errno of a request that passed the argument, lookup and permission
- * checks: 0 when the call succeeded (then the clone is unmapped again).
- * Tests use it to show that a rule did not fire.
+ * The errno of a call, or 0 if it succeeded (the clone is then unmapped
+ * again, so that tests can call it in a loop).
  */
-static int passed_checks_errno(long ret, unsigned long len)
+static int call_errno(int pid, unsigned long src, unsigned long len,
+		      unsigned long dst, unsigned long flags)
 {
+	long ret;
+
+	errno = 0;
+	ret = sys_process_vm_mmap(pid, src, len, dst, flags);
 	if (ret >= 0) {
 		munmap((void *)ret, len);
 		return 0;
@@ -58,7 +63,8 @@ static bool refused_early(int err)
 
 FIXTURE(args)
 {
-	char *src;
+	char *buf;		/* four pages of 0x5a */
+	unsigned long src;	/* the same, as an address */
 	unsigned long len;
 	pid_t self;
 };
@@ -67,80 +73,70 @@ FIXTURE_SETUP(args)
 {
 	page_size = sysconf(_SC_PAGESIZE);
 	self->len = 4 * page_size;
-	self->src = map_pages(4);
-	ASSERT_NE(NULL, self->src);
+	self->buf = map_pages(4);
+	ASSERT_NE(NULL, self->buf);
+	self->src = (unsigned long)self->buf;
 	self->self = getpid();
 }
 
 FIXTURE_TEARDOWN(args)
 {
-	munmap(self->src, self->len);
+	munmap(self->buf, self->len);
 }
-
-#define EXPECT_ERRNO(err, call) do {					\
-		errno = 0;						\
-		EXPECT_EQ(-1, (call));					\
-		EXPECT_EQ((err), errno);				\
-	} while (0)
 
 TEST_F(args, unknown_flags)
 {
 	unsigned long bit;
 
 	for (bit = 0x10; bit; bit <<= 1)
-		EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-			(unsigned long)self->src, self->len, 0, bit));
+		EXPECT_EQ(EINVAL, call_errno(self->self, self->src, self->len,
+					     0, bit));
 }
 
 TEST_F(args, fixed_with_noreplace)
 {
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, self->len, 0,
-		PVMMAP_FIXED | PVMMAP_FIXED_NOREPLACE));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, self->len, 0,
+				     PVMMAP_FIXED | PVMMAP_FIXED_NOREPLACE));
 }
 
 TEST_F(args, zero_length)
 {
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, 0, 0, 0));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, 0, 0, 0));
 }
 
 TEST_F(args, unaligned_source)
 {
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src + 1, page_size, 0, 0));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, page_size + 1, 0, 0));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, page_size - 1, 0, 0));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src + 1, page_size, 0,
+				     0));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, page_size + 1, 0,
+				     0));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, page_size - 1, 0,
+				     0));
 }
 
 TEST_F(args, unaligned_fixed_destination)
 {
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, page_size, 0x10000001UL, PVMMAP_FIXED));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, page_size, 0x10000800UL,
-		PVMMAP_FIXED_NOREPLACE));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, page_size,
+				     0x10000001UL, PVMMAP_FIXED));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, page_size,
+				     0x10000800UL, PVMMAP_FIXED_NOREPLACE));
 }
 
 /* A hint is only a hint: an unaligned one is not an error (as for mmap). */
 TEST_F(args, unaligned_hint_is_not_checked)
 {
-	long ret = sys_process_vm_mmap(self->self, (unsigned long)self->src,
-				       page_size, 0x10000001UL, 0);
+	int err = call_errno(self->self, self->src, page_size, 0x10000001UL, 0);
 
-	EXPECT_FALSE(refused_early(passed_checks_errno(ret, page_size)));
+	EXPECT_FALSE(refused_early(err));
 }
 
 TEST_F(args, source_range_overflows)
 {
 	unsigned long top = -(unsigned long)page_size;
 
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, top,
-		2 * page_size, 0, 0));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, -(unsigned long)page_size, 0, 0));
+	EXPECT_EQ(EINVAL, call_errno(self->self, top, 2 * page_size, 0, 0));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src,
+				     -(unsigned long)page_size, 0, 0));
 }
 
 TEST_F(args, source_range_above_user_space)
@@ -148,66 +144,59 @@ TEST_F(args, source_range_above_user_space)
 	/* Above TASK_SIZE with 4 and with 5 page-table levels. */
 	unsigned long high = 1UL << 57;
 
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, high,
-		page_size, 0, 0));
+	EXPECT_EQ(EINVAL, call_errno(self->self, high, page_size, 0, 0));
 }
 
 TEST_F(args, fixed_destination_out_of_range)
 {
 	unsigned long top = -(unsigned long)page_size;
 
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, 2 * page_size, top, PVMMAP_FIXED));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self,
-		(unsigned long)self->src, page_size, 1UL << 57,
-		PVMMAP_FIXED_NOREPLACE));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, 2 * page_size, top,
+				     PVMMAP_FIXED));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, page_size,
+				     1UL << 57, PVMMAP_FIXED_NOREPLACE));
 }
 
 TEST_F(args, pid_not_positive)
 {
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(0,
-		(unsigned long)self->src, self->len, 0, 0));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(-1,
-		(unsigned long)self->src, self->len, 0, 0));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(INT32_MIN,
-		(unsigned long)self->src, self->len, 0, 0));
+	EXPECT_EQ(EINVAL, call_errno(0, self->src, self->len, 0, 0));
+	EXPECT_EQ(EINVAL, call_errno(-1, self->src, self->len, 0, 0));
+	EXPECT_EQ(EINVAL, call_errno(INT32_MIN, self->src, self->len, 0, 0));
 }
 
 /* A FIXED destination over the source of the same process would unmap it. */
 TEST_F(args, fixed_overlapping_source_in_self)
 {
-	unsigned long src = (unsigned long)self->src;
+	unsigned long src = self->src;
 	unsigned long half = 2 * page_size;
 
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, src, half,
-		src + page_size, PVMMAP_FIXED));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, src + page_size,
-		half, src, PVMMAP_FIXED));
-	EXPECT_ERRNO(EINVAL, sys_process_vm_mmap(self->self, src, half, src,
-		PVMMAP_FIXED_NOREPLACE));
+	EXPECT_EQ(EINVAL, call_errno(self->self, src, half, src + page_size,
+				     PVMMAP_FIXED));
+	EXPECT_EQ(EINVAL, call_errno(self->self, src + page_size, half, src,
+				     PVMMAP_FIXED));
+	EXPECT_EQ(EINVAL, call_errno(self->self, src, half, src,
+				     PVMMAP_FIXED_NOREPLACE));
 	/* Adjacent is not overlapping. */
-	EXPECT_FALSE(refused_early(passed_checks_errno(
-		sys_process_vm_mmap(self->self, src, half, src + half,
-				    PVMMAP_FIXED), half)));
+	EXPECT_FALSE(refused_early(call_errno(self->self, src, half, src + half,
+					      PVMMAP_FIXED)));
 	/* The source is untouched by the refused calls. */
-	EXPECT_EQ(0x5a, self->src[0]);
-	EXPECT_EQ(0x5a, self->src[page_size]);
+	EXPECT_EQ(0x5a, self->buf[0]);
+	EXPECT_EQ(0x5a, self->buf[page_size]);
 }
 
 /* The rule is about one address space: another process's range may overlap. */
 TEST_F(args, fixed_overlap_only_checked_in_same_mm)
 {
 	pid_t child = fork();
-	long ret;
+	int err;
 
 	ASSERT_GE(child, 0);
 	if (child == 0) {
 		pause();
 		_exit(0);
 	}
-	ret = sys_process_vm_mmap(child, (unsigned long)self->src, self->len,
-				  (unsigned long)self->src, PVMMAP_FIXED);
-	EXPECT_FALSE(refused_early(passed_checks_errno(ret, self->len)));
+	err = call_errno(child, self->src, self->len, self->src, PVMMAP_FIXED);
+	EXPECT_FALSE(refused_early(err));
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 }
@@ -221,14 +210,14 @@ TEST(pidfd_not_a_pidfd)
 	src = map_pages(1);
 	ASSERT_NE(NULL, src);
 	ASSERT_GE(fd, 0);
-	EXPECT_ERRNO(EBADF, sys_process_vm_mmap(fd, (unsigned long)src,
-		page_size, 0, PVMMAP_PIDFD));
-	EXPECT_ERRNO(EBADF, sys_process_vm_mmap(-1, (unsigned long)src,
-		page_size, 0, PVMMAP_PIDFD));
+	EXPECT_EQ(EBADF, call_errno(fd, (unsigned long)src, page_size, 0,
+				    PVMMAP_PIDFD));
+	EXPECT_EQ(EBADF, call_errno(-1, (unsigned long)src, page_size, 0,
+				    PVMMAP_PIDFD));
 	close(fd);
 	/* A closed fd number. */
-	EXPECT_ERRNO(EBADF, sys_process_vm_mmap(fd, (unsigned long)src,
-		page_size, 0, PVMMAP_PIDFD));
+	EXPECT_EQ(EBADF, call_errno(fd, (unsigned long)src, page_size, 0,
+				    PVMMAP_PIDFD));
 	munmap(src, page_size);
 }
 
@@ -236,15 +225,14 @@ TEST(pidfd_of_live_process)
 {
 	int pidfd = sys_pidfd_open(getpid(), 0);
 	char *src;
-	long ret;
+	int err;
 
 	page_size = sysconf(_SC_PAGESIZE);
 	src = map_pages(1);
 	ASSERT_NE(NULL, src);
 	ASSERT_GE(pidfd, 0);
-	ret = sys_process_vm_mmap(pidfd, (unsigned long)src, page_size, 0,
-				  PVMMAP_PIDFD);
-	EXPECT_FALSE(refused_early(passed_checks_errno(ret, page_size)));
+	err = call_errno(pidfd, (unsigned long)src, page_size, 0, PVMMAP_PIDFD);
+	EXPECT_FALSE(refused_early(err));
 	close(pidfd);
 	munmap(src, page_size);
 }
@@ -266,8 +254,7 @@ TEST(reaped_pid)
 	page_size = sysconf(_SC_PAGESIZE);
 	ASSERT_GT(child, 0);
 	ASSERT_EQ(child, waitpid(child, NULL, 0));
-	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(child, 0x10000000UL,
-		page_size, 0, 0));
+	EXPECT_EQ(ESRCH, call_errno(child, 0x10000000UL, page_size, 0, 0));
 }
 
 TEST(zombie_has_no_mm)
@@ -279,8 +266,7 @@ TEST(zombie_has_no_mm)
 	ASSERT_GT(child, 0);
 	/* Wait for the exit without reaping: the task exists, its mm does not. */
 	ASSERT_EQ(0, waitid(P_PID, child, &info, WEXITED | WNOWAIT));
-	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(child, 0x10000000UL,
-		page_size, 0, 0));
+	EXPECT_EQ(ESRCH, call_errno(child, 0x10000000UL, page_size, 0, 0));
 	waitpid(child, NULL, 0);
 }
 
@@ -294,8 +280,8 @@ TEST(pidfd_of_exited_process)
 	pidfd = sys_pidfd_open(child, 0);
 	ASSERT_GE(pidfd, 0);
 	ASSERT_EQ(child, waitpid(child, NULL, 0));
-	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(pidfd, 0x10000000UL,
-		page_size, 0, PVMMAP_PIDFD));
+	EXPECT_EQ(ESRCH, call_errno(pidfd, 0x10000000UL, page_size, 0,
+				    PVMMAP_PIDFD));
 	close(pidfd);
 }
 
@@ -309,10 +295,8 @@ TEST(no_such_pid)
 	ASSERT_EQ(1, fscanf(f, "%d", &pid_max));
 	fclose(f);
 	/* No pid can be pid_max or above. */
-	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(pid_max, 0x10000000UL,
-		page_size, 0, 0));
-	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(INT32_MAX, 0x10000000UL,
-		page_size, 0, 0));
+	EXPECT_EQ(ESRCH, call_errno(pid_max, 0x10000000UL, page_size, 0, 0));
+	EXPECT_EQ(ESRCH, call_errno(INT32_MAX, 0x10000000UL, page_size, 0, 0));
 }
 
 /* kthreadd, pid 2, is a kernel thread: it has no user address space. */
@@ -326,8 +310,7 @@ TEST(kernel_thread)
 	ASSERT_NE(NULL, fgets(comm, sizeof(comm), f));
 	fclose(f);
 	ASSERT_EQ(0, strcmp(comm, "kthreadd\n"));
-	EXPECT_ERRNO(ESRCH, sys_process_vm_mmap(2, 0x10000000UL, page_size,
-		0, 0));
+	EXPECT_EQ(ESRCH, call_errno(2, 0x10000000UL, page_size, 0, 0));
 }
 
 /*
@@ -340,12 +323,9 @@ static int errno_as_uid(uid_t uid, pid_t target, unsigned long addr)
 	int status;
 
 	if (child == 0) {
-		long ret;
-
 		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
 			_exit(100);
-		ret = sys_process_vm_mmap(target, addr, page_size, 0, 0);
-		_exit(passed_checks_errno(ret, page_size));
+		_exit(call_errno(target, addr, page_size, 0, 0));
 	}
 	if (child < 0 || waitpid(child, &status, 0) != child ||
 	    !WIFEXITED(status))
