@@ -19,11 +19,12 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 .PHONY: help setup host-test lint series kernel initramfs vm-test check run \
-	clean-cache
+	devtree refresh clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
 	@echo "Other targets: setup host-test lint series kernel initramfs vm-test"
+	@echo "Editing kernel files: make devtree; edit and commit there; make refresh"
 
 setup:
 	@build/setup.sh
@@ -65,6 +66,15 @@ check: setup
 run: setup
 	@out=$$(build/kernel.sh $(FLAVOUR)) && \
 	  build/demo.sh "$$out" $(OUTDIR)/run
+
+# A git worktree of 7.3 with one commit per patch, for changes to existing
+# kernel files; "make refresh" writes its commits back into patches/.
+DEVTREE ?= $(CACHE)/dev
+devtree: setup
+	@python3 build/series.py devtree "$$(build/fetch-kernel.sh)" $(DEVTREE)
+
+refresh:
+	@python3 build/series.py refresh $(DEVTREE)
 
 clean-cache:
 	rm -rf $(CACHE)

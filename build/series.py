@@ -25,6 +25,10 @@ diff part changes files of the pristine tree.  Commands:
   export PRISTINE OUT   write `git format-patch` output with a cover letter
                         into OUT and verify that `git am` takes it on a
                         pristine tree
+  devtree PRISTINE DIR  a git worktree with one commit per patch, to edit
+                        existing kernel files with git (make devtree)
+  refresh DIR           write DIR's commits back as the diffs of patches/
+                        (make refresh); added files are edited here
 """
 
 import filecmp
@@ -200,7 +204,8 @@ def pristine_git(pristine, cache):
     """A git repository of the pristine tree, made once (about a minute)."""
     key = hashlib.sha1(os.path.realpath(pristine).encode()).hexdigest()[:10]
     repo = os.path.join(cache, "git-" + key)
-    if os.path.exists(os.path.join(repo, ".done")):
+    done = os.path.join(repo, ".git", "pvmmap-pristine-done")
+    if os.path.exists(done):
         return repo
     shutil.rmtree(repo, ignore_errors=True)
     print("series: making a git repository of %s (once)" % pristine)
@@ -215,7 +220,7 @@ def pristine_git(pristine, cache):
     # Debian's tree has no .git; some .gitignore rules would hide files.
     git(repo, "add", "-A", "-f", ".")
     git(repo, "commit", "-q", "-m", "Linux 7.3 (pristine)")
-    open(os.path.join(repo, ".done"), "w").close()
+    open(done, "w").close()
     return repo
 
 
@@ -279,6 +284,72 @@ def export(series, pristine, out):
           % (len(series), out))
 
 
+def devtree(series, pristine, tree):
+    """A git worktree of the pristine tree with one commit per patch."""
+    cache = os.path.dirname(os.path.realpath(pristine))
+    repo = pristine_git(pristine, cache)
+    tree = os.path.abspath(tree)
+    if os.path.exists(tree):
+        die("%s exists; remove it (git -C %s worktree remove --force %s)"
+            % (tree, repo, tree))
+    git(repo, "worktree", "prune")
+    git(repo, "worktree", "add", "-q", "-f", "-B", "dev-" +
+        hashlib.sha1(tree.encode()).hexdigest()[:8], tree, "pristine")
+    for p in series:
+        for f in p.adds:
+            d = os.path.join(tree, f)
+            os.makedirs(os.path.dirname(d), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, f), d)
+        if p.diff:
+            run_patch(p.diff, tree, p.name)
+        git(tree, "add", "-A", "-f", "--", *(p.adds + p.changes))
+        git(tree, "commit", "-q", "-F", "-",
+            input=p.subject + "\n\n" + p.body)
+    print("series: %s holds the series as %d commits on 'pristine'; edit, "
+          "amend or fixup, then: build/series.py refresh %s"
+          % (tree, len(series), tree))
+
+
+def refresh(series, tree):
+    """Write a devtree's commits back as the diff parts of patches/.
+
+    Commit i must be patch i (same subject).  Files the series adds are
+    edited in the repository itself; a devtree copy that differs is only
+    reported."""
+    commits = git(tree, "rev-list", "--reverse", "pristine..HEAD").split()
+    if len(commits) != len(series):
+        die("%d commits on top of pristine, %d patches in the series"
+            % (len(commits), len(series)))
+    for p, c in zip(series, commits):
+        subj = git(tree, "log", "-1", "--format=%s", c).strip()
+        if subj != p.subject:
+            die("commit %s is %r, patch %s is %r"
+                % (c[:12], subj, p.name, p.subject))
+        touched = git(tree, "diff", "--name-only", c + "^", c).split()
+        later_adds = [f for f in touched if f not in p.adds and any(
+            f in q.adds for q in series if q is not p)]
+        if later_adds:
+            die("%s changes files added by another patch: %s"
+                % (p.name, " ".join(later_adds)))
+        excludes = [":(exclude)" + f for f in p.adds]
+        diff = git(tree, "diff", "--no-color", "--no-renames", c + "^", c,
+                   "--", ".", *excludes)
+        for f in p.adds:
+            with open(os.path.join(ROOT, f), encoding="utf-8") as mine:
+                if mine.read() != git(tree, "show", "%s:%s" % (c, f)):
+                    print("series: warning: %s differs in %s; added files "
+                          "are edited in the repository, not written back"
+                          % (f, tree))
+        path = os.path.join(PATCHDIR, p.name)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        head = text[:text.index("\n---\n") + 5]
+        adds = "".join("Adds: %s\n" % f for f in p.adds)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(head + adds + diff)
+    print("series: %d patches refreshed from %s" % (len(series), tree))
+
+
 def main():
     if len(sys.argv) < 2:
         die("usage: series.py check|apply|export ...")
@@ -290,11 +361,15 @@ def main():
         apply(series, sys.argv[2], sys.argv[3])
     elif cmd == "export" and len(sys.argv) == 4:
         export(series, sys.argv[2], sys.argv[3])
+    elif cmd == "devtree" and len(sys.argv) == 4:
+        devtree(series, sys.argv[2], sys.argv[3])
+    elif cmd == "refresh" and len(sys.argv) == 3:
+        refresh(series, sys.argv[2])
     elif cmd == "files" and len(sys.argv) == 2:
         for f in sorted(set(f for p in series for f in p.adds + p.changes)):
             print(f)
     else:
-        die("usage: series.py check|apply|export|files ...")
+        die("usage: series.py check|apply|export|devtree|refresh|files ...")
 
 
 if __name__ == "__main__":

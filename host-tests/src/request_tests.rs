@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `request.rs` against the contract (`Documentation/mm/process_vm_mmap.rst`): an oracle written
-//! from the contract's table, in wide integers, compared with the kernel's parser on inputs
-//! biased towards every boundary.
+//! `request.rs` against the contract (`Documentation/userspace-api/process_vm_mmap.rst`): an
+//! oracle written from the contract's table, in wide integers, compared with the kernel's parser
+//! on inputs biased towards every boundary.
 
 use crate::request::*;
 use proptest::prelude::*;
@@ -103,7 +103,7 @@ fn pid() -> impl Strategy<Value = i32> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(20_000))]
+    #![proptest_config(ProptestConfig::with_cases(200_000))]
 
     #[test]
     fn parse_matches_the_contract(pid in pid(), src in word(), len in word(), dst in word(),

@@ -14,6 +14,10 @@
 #define __NR_pidfd_open 434
 #endif
 
+#ifndef PIDFD_SELF
+#define PIDFD_SELF		-10000	/* linux/pidfd.h: the calling thread */
+#endif
+
 #ifndef PVMMAP_FIXED
 #define PVMMAP_FIXED		0x01
 #define PVMMAP_FIXED_NOREPLACE	0x02

@@ -3,7 +3,7 @@
  * process_vm_mmap(2): the checks that come before any mm work.
  *
  * One test per errno rule of the contract
- * (Documentation/mm/process_vm_mmap.rst):
+ * (Documentation/userspace-api/process_vm_mmap.rst):
  * argument checks (EINVAL), pidfd resolution (EBADF), target lookup (ESRCH)
  * and the ptrace attach gate (EPERM).  Each test also makes sure the rule
  * does not fire where it must not, so a check that refuses everything fails.
@@ -234,6 +234,21 @@ TEST(pidfd_of_live_process)
 	err = call_errno(pidfd, (unsigned long)src, page_size, 0, PVMMAP_PIDFD);
 	EXPECT_FALSE(refused_early(err));
 	close(pidfd);
+	munmap(src, page_size);
+}
+
+/* PIDFD_SELF is not an fd: pidfd_get_task() resolves it to the caller. */
+TEST(pidfd_self)
+{
+	char *src;
+	int err;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_pages(1);
+	ASSERT_NE(NULL, src);
+	err = call_errno(PIDFD_SELF, (unsigned long)src, page_size, 0,
+			 PVMMAP_PIDFD);
+	EXPECT_FALSE(refused_early(err));
 	munmap(src, page_size);
 }
 
