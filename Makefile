@@ -18,12 +18,12 @@ FLAVOUR ?= test
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help setup host-test lint series kernel initramfs vm-test check run \
+.PHONY: help setup host-test lint series config kernel initramfs vm-test check run \
 	devtree refresh clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "Other targets: setup host-test lint series kernel initramfs vm-test"
+	@echo "Other targets: setup host-test lint series config kernel initramfs vm-test"
 	@echo "Editing kernel files: make devtree; edit and commit there; make refresh"
 
 setup:
@@ -33,11 +33,13 @@ host-test: setup
 	@echo "== host tests (cargo test)"
 	@cargo test --release -q --workspace 2>&1 | grep -v '^$$'
 
-# The kernel build directory; made (incrementally) on demand.
-KBUILD = $(shell build/kernel.sh $(FLAVOUR))
-
 kernel: setup
 	@out=$$(build/kernel.sh $(FLAVOUR)) && echo "kernel: $$out/arch/x86/boot/bzImage"
+
+# Generate both flavours' .config and check that every option stuck.
+config: setup
+	@echo "== kernel configs (test, perf)"
+	@build/kernel.sh test --config-only && build/kernel.sh perf --config-only
 
 lint: setup
 	@echo "== lint (rustfmt, checkpatch --strict)"
@@ -60,7 +62,7 @@ vm-test: setup
 
 check: setup
 	@start=$$(date +%s); \
-	$(MAKE) -s host-test lint series vm-test FLAVOUR=test; \
+	$(MAKE) -s host-test lint series config vm-test FLAVOUR=test; \
 	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
 
 run: setup

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build/kernel.sh FLAVOUR [TARGET...]
+# build/kernel.sh FLAVOUR [--config-only]
 #
 # Build the patched Linux 7.3 of one flavour (test: debug options on; perf:
 # off) out of tree, under $CACHE, and print nothing else on stdout than the
-# path of the build directory.
+# path of the build directory.  --config-only stops after generating and
+# checking the .config.
 #
 #   $CACHE/src-<kver>            pristine + series (only changed files are
 #                                rewritten, so make stays incremental)
@@ -19,8 +20,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${CACHE:-$HOME/.cache/pvmmap}
-FLAVOUR=${1:?usage: kernel.sh test|perf}
-shift
+FLAVOUR=${1:?usage: kernel.sh test|perf [--config-only]}
+CONFIG_ONLY=${2:-}
 JOBS=${JOBS:-$(nproc)}
 log() { printf 'kernel[%s]: %s\n' "$FLAVOUR" "$*" >&2; }
 
@@ -79,6 +80,11 @@ done
 if [ "$bad" -ne 0 ]; then
 	rm -f "$OUT/.fragkey"
 	exit 1
+fi
+
+if [ "$CONFIG_ONLY" = --config-only ]; then
+	log "config checked: $OUT/.config"
+	exit 0
 fi
 
 # --- build ------------------------------------------------------------------

@@ -229,8 +229,10 @@ def export(series, pristine, out):
     check(series)
     cache = os.path.dirname(os.path.realpath(pristine))
     repo = pristine_git(pristine, cache)
-    name = "process_vm_mmap developers"
-    email = "pvmmap@localhost"
+    # Whoever exports signs off, as `git format-patch -s` would.
+    name = git(ROOT, "config", "user.name").strip()
+    email = git(ROOT, "config", "user.email").strip()
+    signoff = "Signed-off-by: %s <%s>" % (name, email)
     env = dict(os.environ, GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email,
                GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email,
                GIT_AUTHOR_DATE="2026-01-01T00:00:00Z",
@@ -247,16 +249,21 @@ def export(series, pristine, out):
             run_patch(p.diff, repo, p.name)
         git(repo, "add", "-A", "-f", "--", *(p.adds + p.changes))
         msg = p.subject + "\n\n" + p.body
+        if signoff not in msg:
+            msg = msg.rstrip("\n") + "\n\n" + signoff + "\n"
         git(repo, "commit", "-q", "-F", "-", input=msg, env=env)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     cover = os.path.join(PATCHDIR, "cover-letter")
     with open(cover, encoding="utf-8") as f:
         cl = f.read()
-    subj, _, blurb = cl.partition("\n\n")
-    subj = subj.replace("Subject:", "").strip()
+    head, _, blurb = cl.partition("\n\n")
+    fields = dict((k.strip(), v.strip()) for k, _, v in
+                  (l.partition(":") for l in head.split("\n")))
+    subj = fields["Subject"]
     git(repo, "format-patch", "-q", "--cover-letter", "-o", out,
-        "--subject-prefix=PATCH", "pristine..series", env=env)
+        "--subject-prefix=" + fields.get("Prefix", "PATCH"),
+        "pristine..series", env=env)
     cl_path = os.path.join(out, "0000-cover-letter.patch")
     with open(cl_path, encoding="utf-8") as f:
         text = f.read()
