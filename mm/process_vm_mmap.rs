@@ -8,7 +8,8 @@
 //! 1. check the arguments ([`request`], pure and host-tested);
 //! 2. find the target by pid or pidfd and take its address space through `mm_access()`, the
 //!    gate of `process_vm_writev(2)`;
-//! 3. check what needs to know whether the target is the caller itself;
+//! 3. check what needs the target's address space: the end of the source range, and whether
+//!    an exact destination overlaps the source in the same address space;
 //! 4. clone (not yet in this version: a request that passes every check fails with
 //!    `EOPNOTSUPP`).
 //!
@@ -73,6 +74,9 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
 
     let task = find_target(req.target)?;
     let src_mm = access_mm(&task)?;
+    // SAFETY: `task_size` is set when the mm is set up for exec and not changed while the mm has
+    // users; `src_mm` holds one.
+    req.check_source_end(unsafe { (*src_mm.as_raw()).__bindgen_anon_1.task_size })?;
     let same_mm = current!()
         .mm()
         .is_some_and(|mm| core::ptr::eq(mm.as_raw(), src_mm.as_raw()));
@@ -88,7 +92,7 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
 ///
 /// # Safety
 ///
-/// Called only by the syscall stub, in process context.
+/// Always safe to call; `unsafe` only because `#[export]` requires it.
 #[export]
 pub unsafe extern "C" fn process_vm_mmap_rust(
     pid: bindings::pid_t,
