@@ -5,7 +5,9 @@
 //! The modules below are the kernel's own files, included by path: what is tested here is
 //! exactly what the kernel compiles, not a copy.
 
+// The kernel uses all of it; the tests need not.
 #[cfg(test)]
+#[allow(dead_code)]
 #[path = "../../mm/process_vm_mmap/request.rs"]
 mod request;
 
