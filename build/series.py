@@ -342,8 +342,10 @@ def refresh(series, tree):
         diff = git(tree, "diff", "--no-color", "--no-renames", c + "^", c,
                    "--", ".", *excludes)
         for f in p.adds:
+            r = subprocess.run(["git", "-C", tree, "show", "%s:%s" % (c, f)],
+                               capture_output=True, text=True)
             with open(os.path.join(ROOT, f), encoding="utf-8") as mine:
-                if mine.read() != git(tree, "show", "%s:%s" % (c, f)):
+                if r.returncode or mine.read() != r.stdout:
                     print("series: warning: %s differs in %s; added files "
                           "are edited in the repository, not written back"
                           % (f, tree))

@@ -5,7 +5,7 @@
  *
  * Rust sees this header through rust/bindings/bindings_helper.h: everything
  * the Rust side calls in C, and the one Rust function C calls, is declared
- * here and nowhere else.
+ * here and nowhere else.  The helpers are documented where they are defined.
  */
 #ifndef _MM_PROCESS_VM_MMAP_H
 #define _MM_PROCESS_VM_MMAP_H
@@ -13,11 +13,40 @@
 #include <linux/mman.h>
 #include <linux/types.h>
 
+struct mm_struct;
+struct vm_area_struct;
+
 /* Implemented in Rust (mm/process_vm_mmap.rs), called by the syscall stub. */
 long process_vm_mmap_rust(pid_t pid, unsigned long src_addr, unsigned long len,
 			  unsigned long dst_addr, unsigned long flags);
 
-/* C helpers for the Rust side (mm/process_vm_mmap_helpers.c). */
+/* What the Rust policy needs to know about a source VMA. */
+struct pvmmap_vma_facts {
+	unsigned long start;
+	unsigned long end;
+	bool anonymous;		/* vma_is_anonymous() */
+	bool shared;		/* VM_MAYSHARE */
+	bool never_copy;	/* special, hugetlb, DONTCOPY, WIPEONFORK, ... */
+	bool sealed;		/* mseal()ed */
+};
+
 unsigned long pvmmap_task_size(void);
+int pvmmap_lock_mms(struct mm_struct *a, struct mm_struct *b);
+void pvmmap_unlock_mms(struct mm_struct *a, struct mm_struct *b);
+struct vm_area_struct *pvmmap_vma_facts(struct mm_struct *mm,
+					unsigned long addr,
+					struct pvmmap_vma_facts *facts);
+int pvmmap_lock_src_vma(struct vm_area_struct *vma);
+unsigned long pvmmap_dst_area(unsigned long src, unsigned long len,
+			      unsigned long hint);
+int pvmmap_dst_fixed(unsigned long addr, unsigned long len, bool replace);
+struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
+					unsigned long start, unsigned long end,
+					unsigned long dst);
+int pvmmap_copy_extent(struct vm_area_struct *dst_vma,
+		       struct vm_area_struct *src_vma, unsigned long dst,
+		       unsigned long src, unsigned long len, bool whole_pmd);
+int pvmmap_unmap(struct mm_struct *mm, unsigned long start, unsigned long len);
+void pvmmap_flush_src(struct mm_struct *mm);
 
 #endif /* _MM_PROCESS_VM_MMAP_H */

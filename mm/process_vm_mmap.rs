@@ -10,11 +10,14 @@
 //!    gate of `process_vm_writev(2)`;
 //! 3. check what needs the target's address space: the end of the source range, and whether
 //!    an exact destination overlaps the source in the same address space;
-//! 4. clone (not yet in this version: a request that passes every check fails with
-//!    `EOPNOTSUPP`).
+//! 4. lock both address spaces ([`LockedPair`]) and check every source mapping before
+//!    anything changes ([`sources`]);
+//! 5. place the destination, create one destination VMA per source piece and copy the page
+//!    tables extent by extent ([`extent`]); on failure, unmap what was created;
+//! 6. with `PVMMAP_MOVE`, unmap the source range.
 //!
-//! Every reference taken on the way is an owned `ARef`, released when it goes out of scope, so
-//! no path returns with one held.
+//! Every reference and lock taken on the way is owned by a value released when it goes out of
+//! scope, so no path returns with one held.
 //!
 //! C header: [`mm/process_vm_mmap.h`](srctree/mm/process_vm_mmap.h)
 
@@ -30,7 +33,10 @@ use kernel::{
 #[path = "process_vm_mmap/request.rs"]
 mod request;
 
-use request::{Invalid, Limits, Request, Target};
+#[path = "process_vm_mmap/extent.rs"]
+mod extent;
+
+use request::{Invalid, Limits, Placement, Request, Target};
 
 // The pure module spells the uapi flags out; make sure they are the uapi's.
 const _: () = {
@@ -41,9 +47,21 @@ const _: () = {
     assert!(request::EINVAL as u32 == bindings::EINVAL);
 };
 
+/// The size a PMD maps: the unit in which the walker cuts the copy.
+const PMD_SIZE: usize = 1 << bindings::PMD_SHIFT;
+
 impl From<Invalid> for Error {
     fn from(e: Invalid) -> Error {
         Error::from_errno(-e.errno())
+    }
+}
+
+/// Converts a C `0 or -errno` return.
+fn errno_result(ret: c_int) -> Result {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
     }
 }
 
@@ -64,6 +82,131 @@ fn access_mm(task: &Task) -> Result<ARef<MmWithUser>> {
         .map_err(|e| if e == EACCES { EPERM } else { e })
 }
 
+/// Both address spaces locked for write: the source's and the caller's (maybe the same one).
+///
+/// # Invariants
+///
+/// The mmap locks of `src` and `dst` are held for write (once if they are the same mm) for
+/// the lifetime of the value.
+struct LockedPair<'a> {
+    src: &'a MmWithUser,
+    dst: &'a MmWithUser,
+}
+
+impl<'a> LockedPair<'a> {
+    /// Locks both, in the order `pvmmap_lock_mms()` chooses; fails with `EINTR` on a fatal
+    /// signal.
+    fn lock(src: &'a MmWithUser, dst: &'a MmWithUser) -> Result<Self> {
+        // SAFETY: Both mms have users (`MmWithUser`) for the duration of the borrow.
+        errno_result(unsafe { bindings::pvmmap_lock_mms(src.as_raw(), dst.as_raw()) })?;
+        // INVARIANT: `pvmmap_lock_mms()` returned 0, so both locks are held.
+        Ok(Self { src, dst })
+    }
+
+    fn same_mm(&self) -> bool {
+        core::ptr::eq(self.src.as_raw(), self.dst.as_raw())
+    }
+}
+
+impl Drop for LockedPair<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant both locks are held, and this is the only release.
+        unsafe { bindings::pvmmap_unlock_mms(self.src.as_raw(), self.dst.as_raw()) };
+    }
+}
+
+/// The part of one source VMA that the request covers.
+///
+/// # Invariants
+///
+/// `vma` is a VMA of the source mm covering `[start, end)`, valid while the [`LockedPair`]
+/// it was found under is alive and the source mm is not changed.
+struct Piece {
+    vma: *mut bindings::vm_area_struct,
+    start: usize,
+    end: usize,
+}
+
+/// Looks at every mapping of `[req.src, req.src + req.len)` and returns the pieces to clone,
+/// or the error the contract names: `EFAULT` for a hole, `EOPNOTSUPP` for a kind of mapping
+/// that cannot be cloned, `EPERM` for a sealed source of `PVMMAP_MOVE`.
+fn sources(mms: &LockedPair<'_>, req: &Request) -> Result<KVec<Piece>> {
+    let mut pieces = KVec::new();
+    let end = req.src + req.len;
+    let mut addr = req.src;
+    while addr < end {
+        let mut facts = bindings::pvmmap_vma_facts::default();
+        // SAFETY: The source mm is locked for write by `mms`; `facts` is valid for writes.
+        let vma = unsafe { bindings::pvmmap_vma_facts(mms.src.as_raw(), addr, &mut facts) };
+        if vma.is_null() {
+            return Err(EFAULT);
+        }
+        // The allowlist of this version: private anonymous memory only.
+        if !facts.anonymous || facts.shared || facts.never_copy {
+            return Err(EOPNOTSUPP);
+        }
+        if req.move_source && facts.sealed {
+            return Err(EPERM);
+        }
+        let piece_end = facts.end.min(end);
+        // INVARIANT: `vma` covers `[addr, piece_end)` and the source mm is locked.
+        pieces.push(
+            Piece {
+                vma,
+                start: addr,
+                end: piece_end,
+            },
+            GFP_KERNEL,
+        )?;
+        addr = piece_end;
+    }
+    Ok(pieces)
+}
+
+/// Chooses or prepares the destination range in the caller's mm and returns its start.
+fn place(req: &Request) -> Result<usize> {
+    match req.placement {
+        Placement::Hint(hint) => {
+            // SAFETY: The caller's mm is locked for write (by the `LockedPair` of the caller).
+            let addr = unsafe { bindings::pvmmap_dst_area(req.src, req.len, hint) };
+            // `get_unmapped_area()` returns an address or a negative errno.
+            if (addr as isize) < 0 && (addr as isize) >= -(bindings::MAX_ERRNO as isize) {
+                return Err(Error::from_errno(addr as c_int));
+            }
+            Ok(addr)
+        }
+        Placement::Fixed(addr) | Placement::FixedNoReplace(addr) => {
+            let replace = matches!(req.placement, Placement::Fixed(_));
+            // SAFETY: As above; `addr` and `req.len` were checked against `TASK_SIZE`.
+            errno_result(unsafe { bindings::pvmmap_dst_fixed(addr, req.len, replace) })?;
+            Ok(addr)
+        }
+    }
+}
+
+/// Creates the destination VMA of `piece` at `dst` and copies its page tables.
+fn clone_piece(piece: &Piece, dst: usize) -> Result {
+    // SAFETY: By the invariant of `Piece` the VMA is valid and its mm locked for write; the
+    // caller's mm is locked too and `[dst, dst + len)` is free in it.
+    errno_result(unsafe { bindings::pvmmap_lock_src_vma(piece.vma) })?;
+    // SAFETY: As above.
+    let dst_vma = unsafe { bindings::pvmmap_clone_vma(piece.vma, piece.start, piece.end, dst) };
+    let dst_vma = kernel::error::from_err_ptr(dst_vma)?;
+    extent::walk(
+        piece.start,
+        dst,
+        piece.end - piece.start,
+        PMD_SIZE,
+        |e| {
+            // SAFETY: `dst_vma` was just created over `[dst, dst + len)`, `piece.vma` covers
+            // the source side; both mms are locked and the source VMA is write-locked.
+            errno_result(unsafe {
+                bindings::pvmmap_copy_extent(dst_vma, piece.vma, e.dst, e.src, e.len, e.whole_pmd)
+            })
+        },
+    )
+}
+
 fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -> Result<usize> {
     let limits = Limits {
         page_size: PAGE_SIZE,
@@ -77,15 +220,40 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
     // SAFETY: `task_size` is set when the mm is set up for exec and not changed while the mm has
     // users; `src_mm` holds one.
     req.check_source_end(unsafe { (*src_mm.as_raw()).__bindgen_anon_1.task_size })?;
-    let same_mm = current!()
-        .mm()
-        .is_some_and(|mm| core::ptr::eq(mm.as_raw(), src_mm.as_raw()));
-    if same_mm {
+    let current = current!();
+    let dst_mm = current.mm().ok_or(ESRCH)?;
+
+    let mms = LockedPair::lock(&src_mm, dst_mm)?;
+    if mms.same_mm() {
         req.check_same_mm()?;
     }
-
-    // The clone itself comes with the page-table copier.
-    Err(EOPNOTSUPP)
+    // Every source mapping is checked before anything changes.
+    sources(&mms, &req)?;
+    let start = place(&req)?;
+    // Placing may have unmapped parts of the caller's mm, which can be the source's: look at
+    // the source again for the pointers to copy from.
+    let pieces = sources(&mms, &req)?;
+    for piece in pieces.iter() {
+        if let Err(e) = clone_piece(piece, start + (piece.start - req.src)) {
+            // Unmap whatever this call created, the VMA of the failing piece included.
+            // SAFETY: The caller's mm is locked for write; the range is what this call mapped.
+            unsafe { bindings::pvmmap_unmap(mms.dst.as_raw(), start, piece.end - req.src) };
+            return Err(e);
+        }
+    }
+    // SAFETY: The source mm is locked for write.
+    unsafe { bindings::pvmmap_flush_src(mms.src.as_raw()) };
+    if req.move_source {
+        // SAFETY: As above; the range was just checked to be mapped and not sealed.
+        let ret = unsafe { bindings::pvmmap_unmap(mms.src.as_raw(), req.src, req.len) };
+        if let Err(e) = errno_result(ret) {
+            // No half-done move: the clone goes too.
+            // SAFETY: The caller's mm is locked for write; the range is the clone.
+            unsafe { bindings::pvmmap_unmap(mms.dst.as_raw(), start, req.len) };
+            return Err(e);
+        }
+    }
+    Ok(start)
 }
 
 /// The Rust half of `sys_process_vm_mmap()`.

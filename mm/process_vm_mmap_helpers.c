@@ -2,12 +2,22 @@
 /*
  * process_vm_mmap(2): the system call entry and the C helpers that the Rust
  * implementation (mm/process_vm_mmap.rs) needs for mm internals that are
- * static, inline or macro-only.
+ * static, inline or macro-only.  Each helper does one step; the order of the
+ * steps, the checks between them and the unwinding are in Rust.
  */
 
 #include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mempolicy.h>
+#include <linux/perf_event.h>
+#include <linux/security.h>
 #include <linux/syscalls.h>
+#include <linux/userfaultfd_k.h>
+#include <asm/tlbflush.h>
 
+#include "internal.h"
+#include "vma.h"
 #include "process_vm_mmap.h"
 
 /*
@@ -29,4 +39,280 @@ SYSCALL_DEFINE5(process_vm_mmap, pid_t, pid, unsigned long, src_addr,
 unsigned long pvmmap_task_size(void)
 {
 	return TASK_SIZE;
+}
+
+/**
+ * pvmmap_lock_mms() - Take the mmap locks of two mms for write, killable.
+ * @a: one mm
+ * @b: the other, or @a again
+ *
+ * The lock of the mm at the lower address is taken first, the other with a
+ * lockdep subclass, so that two callers cloning in opposite directions
+ * cannot deadlock; a single mm is locked once.
+ *
+ * Return: 0 with both locks held, or -EINTR with none.
+ */
+int pvmmap_lock_mms(struct mm_struct *a, struct mm_struct *b)
+{
+	struct mm_struct *first = a < b ? a : b, *second = a < b ? b : a;
+
+	if (mmap_write_lock_killable(first))
+		return -EINTR;
+	if (first != second &&
+	    mmap_write_lock_killable_nested(second, SINGLE_DEPTH_NESTING)) {
+		mmap_write_unlock(first);
+		return -EINTR;
+	}
+	return 0;
+}
+
+/**
+ * pvmmap_unlock_mms() - Release what pvmmap_lock_mms() took.
+ * @a: one mm
+ * @b: the other, or @a again
+ */
+void pvmmap_unlock_mms(struct mm_struct *a, struct mm_struct *b)
+{
+	if (a != b)
+		mmap_write_unlock(b);
+	mmap_write_unlock(a);
+}
+
+/**
+ * pvmmap_vma_facts() - Describe the VMA of @mm that contains @addr.
+ * @mm: the source mm, mmap lock held for write
+ * @addr: an address in the source range
+ * @facts: filled in when a VMA contains @addr
+ *
+ * The VMA flags are a bitmap whose macros bindgen cannot evaluate, and
+ * vm_ops identities are C symbols: the facts the Rust policy decides on are
+ * gathered here.
+ *
+ * Return: the VMA, or NULL if no VMA contains @addr (a hole).
+ */
+struct vm_area_struct *pvmmap_vma_facts(struct mm_struct *mm,
+					unsigned long addr,
+					struct pvmmap_vma_facts *facts)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+	if (!vma)
+		return NULL;
+	facts->start = vma->vm_start;
+	facts->end = vma->vm_end;
+	facts->anonymous = vma_is_anonymous(vma);
+	facts->shared = vma->vm_flags & VM_MAYSHARE;
+	facts->never_copy = vma->vm_flags &
+		(VM_SPECIAL | VM_HUGETLB | VM_DONTCOPY | VM_WIPEONFORK |
+		 VM_DROPPABLE | VM_SHADOW_STACK | __VM_UFFD_FLAGS);
+	facts->sealed = vma_is_sealed(vma);
+	return vma;
+}
+
+/**
+ * pvmmap_dst_area() - Find a free destination range in the current mm.
+ * @src: start of the source range
+ * @len: length
+ * @hint: the caller's hint, or 0
+ *
+ * The range is congruent to @src modulo the PMD size when @len covers a
+ * PMD, so that huge pages can be copied as huge pages.
+ *
+ * Return: the address, or a negative errno (as get_unmapped_area()).
+ */
+unsigned long pvmmap_dst_area(unsigned long src, unsigned long len,
+			      unsigned long hint)
+{
+	unsigned long addr, off;
+
+	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && len >= HPAGE_PMD_SIZE &&
+	    len + HPAGE_PMD_SIZE > len) {
+		addr = get_unmapped_area(NULL, hint, len + HPAGE_PMD_SIZE, 0, 0);
+		if (!IS_ERR_VALUE(addr)) {
+			off = (src - addr) & ~HPAGE_PMD_MASK;
+			return addr + off;
+		}
+	}
+	return get_unmapped_area(NULL, hint, len, 0, 0);
+}
+
+/**
+ * pvmmap_dst_fixed() - Prepare an exact destination in the current mm.
+ * @addr: start, page aligned, below TASK_SIZE with @len
+ * @len: length
+ * @replace: unmap what is there (PVMMAP_FIXED), or fail (NOREPLACE)
+ *
+ * Return: 0, -EEXIST if @replace is false and the range is not free,
+ * -EPERM below mmap_min_addr or over sealed mappings, -ENOMEM.
+ */
+int pvmmap_dst_fixed(unsigned long addr, unsigned long len, bool replace)
+{
+	struct mm_struct *mm = current->mm;
+	int err = security_mmap_addr(addr);
+
+	if (err)
+		return err;
+	if (!replace)
+		return find_vma_intersection(mm, addr, addr + len) ? -EEXIST : 0;
+	/* No userfaultfd unmap events: see the documentation. */
+	return do_munmap(mm, addr, len, NULL);
+}
+
+/**
+ * pvmmap_clone_vma() - Create and link the destination VMA for a piece of
+ * a source VMA.
+ * @src_vma: the source VMA, its mm locked for write
+ * @start: start of the piece in @src_vma
+ * @end: end of the piece
+ * @dst: where the piece goes in the current mm, locked for write, free
+ *
+ * As dup_mmap() does for a child, but at another address and charged to
+ * the current mm: the map count, RLIMIT_AS and overcommit limits; the page
+ * offsets that rmap needs (file and anon) follow the piece; the anon_vma is
+ * forked from the source's; mlock, userfaultfd, seals and KSM merging are
+ * not inherited.  The page tables are not copied.
+ *
+ * Return: the new VMA, or an ERR_PTR: -ENOMEM for any limit or allocation.
+ */
+struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
+					unsigned long start, unsigned long end,
+					unsigned long dst)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long pages = (end - start) >> PAGE_SHIFT;
+	pgoff_t delta = (start - src_vma->vm_start) >> PAGE_SHIFT;
+	struct vm_area_struct *vma;
+	bool charged = false;
+
+	if (mm->map_count >= get_sysctl_max_map_count())
+		return ERR_PTR(-ENOMEM);
+	if (!may_expand_vm(mm, &src_vma->flags, pages))
+		return ERR_PTR(-ENOMEM);
+	if (vma_test(src_vma, VMA_ACCOUNT_BIT)) {
+		if (security_vm_enough_memory_mm(mm, pages))
+			return ERR_PTR(-ENOMEM);
+		charged = true;
+	}
+
+	vma = vm_area_dup(src_vma);
+	if (!vma)
+		goto unacct;
+	vma->vm_mm = mm;
+	vma->vm_start = dst;
+	vma->vm_end = dst + (end - start);
+	if (src_vma->anon_vma || !vma_is_anonymous(src_vma))
+		vma_set_pgoff(vma, vma_start_pgoff(src_vma) + delta);
+	else
+		vma_set_pgoff(vma, dst >> PAGE_SHIFT);
+	/* rmap finds anon folios by this offset: it must follow the piece. */
+	if (src_vma->anon_vma)
+		__vma_set_anon_pgoff(vma, vma_start_anon_pgoff(src_vma) + delta);
+	else
+		__vma_set_anon_pgoff(vma, dst >> PAGE_SHIFT);
+	__vm_flags_mod(vma, 0, VM_LOCKED_MASK | __VM_UFFD_FLAGS | VM_SEALED |
+			       VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP);
+	vma->vm_userfaultfd_ctx = NULL_VM_UFFD_CTX;
+	if (vma_dup_policy(src_vma, vma))
+		goto free;
+	if (anon_vma_fork(vma, src_vma))
+		goto free_policy;
+	vma_set_page_prot(vma);
+	if (vma->vm_file)
+		get_file(vma->vm_file);
+	if (vma_link(mm, vma))
+		goto put_file;
+	vm_stat_account(mm, vma->vm_flags, pages);
+	perf_event_mmap(vma);
+	return vma;
+
+put_file:
+	if (vma->vm_file)
+		fput(vma->vm_file);
+	unlink_anon_vmas(vma);
+free_policy:
+	mpol_put(vma_policy(vma));
+free:
+	vm_area_free(vma);
+unacct:
+	if (charged)
+		vm_unacct_memory(pages);
+	return ERR_PTR(-ENOMEM);
+}
+
+/**
+ * pvmmap_copy_extent() - Copy the page tables of one extent.
+ * @dst_vma: from pvmmap_clone_vma()
+ * @src_vma: the source VMA, write-locked by pvmmap_lock_src_vma()
+ * @dst: destination address of the extent
+ * @src: source address of the extent
+ * @len: length; neither range crosses a PMD boundary
+ * @whole_pmd: the extent is one whole, aligned PMD on both sides
+ *
+ * copy_page_range_extent() inside the bracket copy_page_range() puts
+ * around a COW copy: an MMU notifier range for the write protection of the
+ * source, and the source's write_protect_seq, which GUP-fast and
+ * folio_needs_cow_for_dma() rely on.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int pvmmap_copy_extent(struct vm_area_struct *dst_vma,
+		       struct vm_area_struct *src_vma, unsigned long dst,
+		       unsigned long src, unsigned long len, bool whole_pmd)
+{
+	struct mm_struct *src_mm = src_vma->vm_mm;
+	struct mmu_notifier_range range;
+	bool is_cow = vma_is_cow_mapping(src_vma);
+	int ret;
+
+	if (is_cow) {
+		mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_PAGE, 0,
+					src_mm, src, src + len);
+		mmu_notifier_invalidate_range_start(&range);
+		vma_assert_write_locked(src_vma);
+		raw_write_seqcount_begin(&src_mm->write_protect_seq);
+	}
+	ret = copy_page_range_extent(dst_vma, src_vma, dst, src, len,
+				     whole_pmd);
+	if (is_cow) {
+		raw_write_seqcount_end(&src_mm->write_protect_seq);
+		mmu_notifier_invalidate_range_end(&range);
+	}
+	return ret;
+}
+
+/**
+ * pvmmap_lock_src_vma() - Write-lock a source VMA against per-VMA readers.
+ * @vma: the VMA, its mm locked for write
+ *
+ * Return: 0, or -EINTR if a fatal signal arrived while waiting.
+ */
+int pvmmap_lock_src_vma(struct vm_area_struct *vma)
+{
+	return vma_start_write_killable(vma);
+}
+
+/**
+ * pvmmap_unmap() - Unmap a range of an mm whose lock is held for write.
+ * @mm: the mm
+ * @start: start, page aligned
+ * @len: length
+ *
+ * Undoes a partial clone, and does the unmap of PVMMAP_MOVE.
+ *
+ * Return: 0 or a negative errno from do_munmap().
+ */
+int pvmmap_unmap(struct mm_struct *mm, unsigned long start, unsigned long len)
+{
+	return do_munmap(mm, start, len, NULL);
+}
+
+/**
+ * pvmmap_flush_src() - Flush the source's TLB after write-protecting it.
+ * @mm: the source mm, still locked
+ *
+ * As dup_mmap() does before it unlocks the parent.
+ */
+void pvmmap_flush_src(struct mm_struct *mm)
+{
+	flush_tlb_mm(mm);
 }

@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * process_vm_mmap(2): what a clone of private anonymous memory is.
+ *
+ * The source is a "peer": a child that maps and fills its range after the
+ * fork (so that nothing is shared with the test by fork()), then obeys
+ * commands sent over a pipe.  Each test checks one rule of the contract
+ * (Documentation/userspace-api/process_vm_mmap.rst): copy-on-write both
+ * ways, no data copied (same PFNs), huge pages kept huge, placement,
+ * PVMMAP_MOVE, pidfds, errors that leave nothing behind.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+#include "pvmmap.h"
+
+#define PMD_SIZE	(2UL << 20)
+
+static long page_size;
+
+enum backing { SMALL, THP };
+
+/* A byte that says which page of which version of the data this is. */
+static char pattern(unsigned long page, char version)
+{
+	return (char)(page * 7 + version);
+}
+
+static void fill(char *p, unsigned long len, char version)
+{
+	for (unsigned long i = 0; i < len / page_size; i++)
+		memset(p + i * page_size, pattern(i, version), page_size);
+}
+
+/* Whether every byte of every page holds @version's pattern. */
+static bool holds(const char *p, unsigned long len, char version)
+{
+	for (unsigned long i = 0; i < len; i++)
+		if (p[i] != pattern(i / page_size, version))
+			return false;
+	return true;
+}
+
+/* Map @len bytes of private anonymous memory; THP: aligned and huge. */
+static char *map_backing(unsigned long len, enum backing b)
+{
+	char *p, *aligned;
+
+	if (b == SMALL) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			madvise(p, len, MADV_NOHUGEPAGE);
+		return p == MAP_FAILED ? NULL : p;
+	}
+	p = mmap(NULL, len + PMD_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	aligned = (char *)(((unsigned long)p + PMD_SIZE - 1) & ~(PMD_SIZE - 1));
+	if (aligned > p)
+		munmap(p, aligned - p);
+	munmap(aligned + len, p + PMD_SIZE - aligned);
+	madvise(aligned, len, MADV_HUGEPAGE);
+	return aligned;
+}
+
+/* The PFN mapped at @addr in process @pid (0: self), 0 if none. */
+static uint64_t pfn_of(pid_t pid, unsigned long addr)
+{
+	char path[64];
+	uint64_t ent = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid ? pid : getpid());
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), addr / page_size * sizeof(ent)) !=
+	    sizeof(ent))
+		ent = 0;
+	close(fd);
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
+/* kB of AnonHugePages in the smaps entry of @pid's VMA at @addr. */
+static long anon_huge_kb(pid_t pid, unsigned long addr)
+{
+	char path[64], line[256];
+	unsigned long start, end;
+	bool in = false;
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid ? pid : getpid());
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = start <= addr && addr < end;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* A source process: maps, fills, then obeys one-byte commands. */
+struct peer {
+	pid_t pid;
+	int cmd;	/* test -> peer */
+	int ack;	/* peer -> test */
+	char *addr;
+	unsigned long len;
+};
+
+enum { CMD_WRITE = 'w', CMD_CHECK = 'c', CMD_QUIT = 'q' };
+
+static void peer_loop(struct peer *p, int cmd, int ack)
+{
+	char c[2], r;
+
+	while (read(cmd, c, 2) == 2) {
+		switch (c[0]) {
+		case CMD_WRITE:
+			fill(p->addr, p->len, c[1]);
+			r = 1;
+			break;
+		case CMD_CHECK:
+			r = holds(p->addr, p->len, c[1]);
+			break;
+		default:
+			_exit(0);
+		}
+		if (write(ack, &r, 1) != 1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+static bool peer_start(struct peer *p, unsigned long len, enum backing b)
+{
+	int to[2], from[2];
+
+	if (pipe(to) || pipe(from))
+		return false;
+	p->len = len;
+	p->pid = fork();
+	if (p->pid < 0)
+		return false;
+	if (p->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(to[1]);
+		close(from[0]);
+		p->addr = map_backing(len, b);
+		if (!p->addr)
+			_exit(1);
+		fill(p->addr, len, 'A');
+		if (write(from[1], &p->addr, sizeof(p->addr)) != sizeof(p->addr))
+			_exit(1);
+		peer_loop(p, to[0], from[1]);
+	}
+	close(to[0]);
+	close(from[1]);
+	p->cmd = to[1];
+	p->ack = from[0];
+	return read(p->ack, &p->addr, sizeof(p->addr)) == sizeof(p->addr);
+}
+
+/* Send a command; returns the peer's answer, or -1 if it died. */
+static int peer_do(struct peer *p, char cmd, char version)
+{
+	char c[2] = { cmd, version }, r;
+
+	if (write(p->cmd, c, 2) != 2 || read(p->ack, &r, 1) != 1)
+		return -1;
+	return r;
+}
+
+static void peer_stop(struct peer *p)
+{
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	close(p->cmd);
+	close(p->ack);
+}
+
+static char *clone_of(pid_t pid, void *src, unsigned long len, void *dst,
+		      unsigned long flags)
+{
+	long ret = sys_process_vm_mmap(pid, (unsigned long)src, len,
+				       (unsigned long)dst, flags);
+
+	return ret < 0 ? NULL : (char *)ret;
+}
+
+FIXTURE(peer)
+{
+	struct peer p;
+};
+
+FIXTURE_VARIANT(peer)
+{
+	enum backing backing;
+	unsigned long len;
+};
+
+FIXTURE_VARIANT_ADD(peer, small) { .backing = SMALL, .len = 64 * 4096 };
+FIXTURE_VARIANT_ADD(peer, thp) { .backing = THP, .len = 2 * PMD_SIZE };
+
+FIXTURE_SETUP(peer)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_TRUE(peer_start(&self->p, variant->len, variant->backing));
+}
+
+FIXTURE_TEARDOWN(peer)
+{
+	peer_stop(&self->p);
+}
+
+/* The clone holds the data; later writes on either side stay on that side. */
+TEST_F(peer, cow_both_ways)
+{
+	char *c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
+
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, self->p.len, 'A'));
+	fill(c, self->p.len, 'B');
+	EXPECT_EQ(1, peer_do(&self->p, CMD_CHECK, 'A'));
+	EXPECT_EQ(1, peer_do(&self->p, CMD_WRITE, 'C'));
+	EXPECT_TRUE(holds(c, self->p.len, 'B'));
+	EXPECT_EQ(1, peer_do(&self->p, CMD_CHECK, 'C'));
+	munmap(c, self->p.len);
+}
+
+/* The other order: the source writes first. */
+TEST_F(peer, cow_source_writes_first)
+{
+	char *c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
+
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(1, peer_do(&self->p, CMD_WRITE, 'C'));
+	EXPECT_TRUE(holds(c, self->p.len, 'A'));
+	munmap(c, self->p.len);
+}
+
+/* No data copied: the clone maps the source's very pages. */
+TEST_F(peer, zero_copy)
+{
+	char *c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
+	unsigned long i, same = 0, pages = self->p.len / page_size;
+
+	ASSERT_NE(NULL, c);
+	if (geteuid() != 0) {
+		munmap(c, self->p.len);
+		SKIP(return, "PFNs in pagemap need root");
+	}
+	for (i = 0; i < pages; i++) {
+		uint64_t mine = pfn_of(0, (unsigned long)c + i * page_size);
+
+		same += mine && mine == pfn_of(self->p.pid,
+				(unsigned long)self->p.addr + i * page_size);
+	}
+	EXPECT_EQ(pages, same);
+	munmap(c, self->p.len);
+}
+
+/* A clone of a clone is a clone: all three stay apart. */
+TEST_F(peer, clone_of_a_clone)
+{
+	char *c1 = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
+	char *c2;
+
+	ASSERT_NE(NULL, c1);
+	c2 = clone_of(getpid(), c1, self->p.len, NULL, 0);
+	ASSERT_NE(NULL, c2);
+	EXPECT_TRUE(holds(c2, self->p.len, 'A'));
+	fill(c1, self->p.len, 'B');
+	EXPECT_TRUE(holds(c2, self->p.len, 'A'));
+	fill(c2, self->p.len, 'C');
+	EXPECT_TRUE(holds(c1, self->p.len, 'B'));
+	EXPECT_EQ(1, peer_do(&self->p, CMD_CHECK, 'A'));
+	munmap(c1, self->p.len);
+	munmap(c2, self->p.len);
+}
+
+/* PVMMAP_PIDFD names the same process. */
+TEST_F(peer, through_a_pidfd)
+{
+	int pidfd = sys_pidfd_open(self->p.pid, 0);
+	char *c;
+
+	ASSERT_GE(pidfd, 0);
+	c = clone_of(pidfd, self->p.addr, self->p.len, NULL, PVMMAP_PIDFD);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, self->p.len, 'A'));
+	munmap(c, self->p.len);
+	close(pidfd);
+}
+
+/* FIXED_NOREPLACE over a mapping: EEXIST, and the mapping is untouched. */
+TEST_F(peer, noreplace_over_a_mapping)
+{
+	char *mine = mmap(NULL, self->p.len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, mine);
+	fill(mine, self->p.len, 'Z');
+	errno = 0;
+	EXPECT_EQ(NULL, clone_of(self->p.pid, self->p.addr, self->p.len, mine,
+				 PVMMAP_FIXED_NOREPLACE));
+	EXPECT_EQ(EEXIST, errno);
+	EXPECT_TRUE(holds(mine, self->p.len, 'Z'));
+	/* FIXED replaces it. */
+	EXPECT_EQ(mine, clone_of(self->p.pid, self->p.addr, self->p.len, mine,
+				 PVMMAP_FIXED));
+	EXPECT_TRUE(holds(mine, self->p.len, 'A'));
+	munmap(mine, self->p.len);
+}
+
+/* A kernel-chosen address is congruent to the source modulo PMD_SIZE. */
+TEST_F(peer, chosen_address_is_congruent)
+{
+	char *c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
+
+	ASSERT_NE(NULL, c);
+	if (self->p.len >= PMD_SIZE)
+		EXPECT_EQ(0, ((unsigned long)c - (unsigned long)self->p.addr) &
+			     (PMD_SIZE - 1));
+	munmap(c, self->p.len);
+}
+
+/*
+ * PVMMAP_MOVE: the source range is gone from the source, the clone holds
+ * the data and owns it (its first write copies nothing).
+ */
+TEST_F(peer, move)
+{
+	char *c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL,
+			   PVMMAP_MOVE);
+	uint64_t before;
+	int status;
+
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, self->p.len, 'A'));
+	before = pfn_of(0, (unsigned long)c);
+	c[0] = 'x';
+	if (geteuid() == 0)
+		EXPECT_EQ(before, pfn_of(0, (unsigned long)c));
+	/* Touching the moved range kills the source, as after munmap(). */
+	EXPECT_EQ(-1, peer_do(&self->p, CMD_CHECK, 'A'));
+	ASSERT_EQ(self->p.pid, waitpid(self->p.pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+	munmap(c, self->p.len);
+}
+
+/* Huge pages stay huge when the destination is congruent. */
+TEST_F(peer, huge_stays_huge)
+{
+	char *c;
+	long src_kb;
+
+	if (variant->backing != THP)
+		SKIP(return, "for THP backings");
+	src_kb = anon_huge_kb(self->p.pid, (unsigned long)self->p.addr);
+	if (src_kb <= 0)
+		SKIP(return, "the source got no huge pages (THP disabled?)");
+	c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(src_kb, anon_huge_kb(0, (unsigned long)c));
+	EXPECT_TRUE(holds(c, self->p.len, 'A'));
+	munmap(c, self->p.len);
+}
+
+/* A non-congruent FIXED destination works: the source PMDs are split. */
+TEST_F(peer, huge_to_a_non_congruent_address)
+{
+	unsigned long len = self->p.len;
+	char *area = mmap(NULL, len + PMD_SIZE, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *dst, *c;
+
+	ASSERT_NE(MAP_FAILED, area);
+	dst = (char *)((((unsigned long)area + PMD_SIZE - 1) & ~(PMD_SIZE - 1)) +
+		       page_size);
+	c = clone_of(self->p.pid, self->p.addr, len, dst, PVMMAP_FIXED);
+	ASSERT_EQ(dst, c);
+	EXPECT_TRUE(holds(c, len, 'A'));
+	fill(c, len, 'B');
+	EXPECT_EQ(1, peer_do(&self->p, CMD_CHECK, 'A'));
+	EXPECT_EQ(1, peer_do(&self->p, CMD_WRITE, 'C'));
+	EXPECT_TRUE(holds(c, len, 'B'));
+	munmap(area, len + PMD_SIZE);
+}
+
+/*
+ * A clone from one's own process: a large folio must not end up mapped
+ * twice in one mm where a write could show through both mappings.
+ */
+TEST(self_clone_of_thp)
+{
+	unsigned long len = 2 * PMD_SIZE;
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, THP);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	c = clone_of(getpid(), src, len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, len, 'A'));
+	fill(src, len, 'B');
+	EXPECT_TRUE(holds(c, len, 'A'));
+	fill(c, len, 'C');
+	EXPECT_TRUE(holds(src, len, 'B'));
+	munmap(c, len);
+	munmap(src, len);
+}
+
+/*
+ * The case from the 2019 review: A forks B, A clones B's range (which
+ * still shares A's huge pages), B exits, A writes its own mapping.  The
+ * clone must not change.
+ */
+TEST(fork_then_clone_back)
+{
+	unsigned long len = 2 * PMD_SIZE;
+	char *mine, *c;
+	pid_t b;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	mine = map_backing(len, THP);
+	ASSERT_NE(NULL, mine);
+	fill(mine, len, 'A');
+	b = fork();
+	ASSERT_GE(b, 0);
+	if (b == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	c = clone_of(b, mine, len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	kill(b, SIGKILL);
+	waitpid(b, NULL, 0);
+	fill(mine, len, 'B');
+	EXPECT_TRUE(holds(c, len, 'A'));
+	fill(c, len, 'C');
+	EXPECT_TRUE(holds(mine, len, 'B'));
+	munmap(c, len);
+	munmap(mine, len);
+}
+
+/* A hole anywhere in the range: EFAULT, and nothing is mapped. */
+TEST(hole_is_efault)
+{
+	unsigned long len;
+	char *src, *dst;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	len = 3 * page_size;
+	/* Pages 0 and 2 mapped, holes at 1 and 3. */
+	src = map_backing(4 * page_size, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, 4 * page_size, 'A');
+	ASSERT_EQ(0, munmap(src + page_size, page_size));
+	ASSERT_EQ(0, munmap(src + 3 * page_size, page_size));
+	/* A free destination, to see that the failed call leaves it free. */
+	dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, dst);
+	ASSERT_EQ(0, munmap(dst, len));
+	errno = 0;
+	EXPECT_EQ(NULL, clone_of(getpid(), src, len, dst,
+				 PVMMAP_FIXED_NOREPLACE));
+	EXPECT_EQ(EFAULT, errno);
+	/* msync() fails with ENOMEM on unmapped memory. */
+	EXPECT_EQ(-1, msync(dst, len, MS_ASYNC));
+	EXPECT_EQ(ENOMEM, errno);
+	/* A hole at the end. */
+	errno = 0;
+	EXPECT_EQ(NULL, clone_of(getpid(), src + 2 * page_size, 2 * page_size,
+				 NULL, 0));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(src, len);
+}
+
+/* Only private anonymous memory in this version: the rest is refused. */
+TEST(shared_memory_is_refused_for_now)
+{
+	char *p;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	errno = 0;
+	EXPECT_EQ(NULL, clone_of(getpid(), p, page_size, NULL, 0));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	munmap(p, page_size);
+}
+
+/* RLIMIT_AS is the caller's: past it the clone fails and maps nothing. */
+TEST(rlimit_as_is_enomem)
+{
+	unsigned long len = 256 * 4096;
+	struct rlimit lim;
+	char *src;
+	pid_t child;
+	int status;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		FILE *f = fopen("/proc/self/statm", "r");
+		unsigned long pages;
+
+		/* Room for half the clone on top of what is mapped now. */
+		if (!f || fscanf(f, "%lu", &pages) != 1)
+			_exit(11);
+		fclose(f);
+		lim.rlim_cur = lim.rlim_max = pages * page_size + len / 2;
+		if (setrlimit(RLIMIT_AS, &lim))
+			_exit(12);
+		errno = 0;
+		if (clone_of(getppid(), src, len, NULL, 0) || errno != ENOMEM)
+			_exit(13);
+		_exit(0);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	munmap(src, len);
+}
+
+static long map_count(void)
+{
+	char line[512];
+	long n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* A thousand clone/unmap cycles leave the map count where it was. */
+TEST(cycles_leave_nothing_behind)
+{
+	unsigned long len = 16 * 4096;
+	long before;
+	char *src;
+	int i;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	before = map_count();
+	for (i = 0; i < 1000; i++) {
+		char *c = clone_of(getpid(), src, len, NULL, 0);
+
+		ASSERT_NE(NULL, c);
+		if (i % 100 == 0)
+			ASSERT_TRUE(holds(c, len, 'A'));
+		ASSERT_EQ(0, munmap(c, len));
+	}
+	EXPECT_EQ(before, map_count());
+	EXPECT_TRUE(holds(src, len, 'A'));
+	munmap(src, len);
+}
+
+TEST_HARNESS_MAIN
