@@ -19,7 +19,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 .PHONY: help setup host-test lint series config kernel initramfs vm-test check run \
-	devtree refresh clean-cache
+	devtree refresh fmt clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -40,6 +40,12 @@ kernel: setup
 config: setup
 	@echo "== kernel configs (test, perf)"
 	@build/kernel.sh test --config-only && build/kernel.sh perf --config-only
+
+# Format the Rust files the series adds (kernel style) and the host crates.
+fmt:
+	@rustfmt --edition 2021 --config-path rustfmt.toml \
+	  $$(git ls-files 'mm/*.rs' 'rust/*.rs')
+	@cargo fmt --all
 
 lint: setup
 	@echo "== lint (rustfmt, checkpatch --strict)"

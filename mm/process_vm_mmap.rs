@@ -192,19 +192,13 @@ fn clone_piece(piece: &Piece, dst: usize) -> Result {
     // SAFETY: As above.
     let dst_vma = unsafe { bindings::pvmmap_clone_vma(piece.vma, piece.start, piece.end, dst) };
     let dst_vma = kernel::error::from_err_ptr(dst_vma)?;
-    extent::walk(
-        piece.start,
-        dst,
-        piece.end - piece.start,
-        PMD_SIZE,
-        |e| {
-            // SAFETY: `dst_vma` was just created over `[dst, dst + len)`, `piece.vma` covers
-            // the source side; both mms are locked and the source VMA is write-locked.
-            errno_result(unsafe {
-                bindings::pvmmap_copy_extent(dst_vma, piece.vma, e.dst, e.src, e.len, e.whole_pmd)
-            })
-        },
-    )
+    extent::walk(piece.start, dst, piece.end - piece.start, PMD_SIZE, |e| {
+        // SAFETY: `dst_vma` was just created over `[dst, dst + len)`, `piece.vma` covers
+        // the source side; both mms are locked and the source VMA is write-locked.
+        errno_result(unsafe {
+            bindings::pvmmap_copy_extent(dst_vma, piece.vma, e.dst, e.src, e.len, e.whole_pmd)
+        })
+    })
 }
 
 fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -> Result<usize> {

@@ -12,4 +12,11 @@
 mod request;
 
 #[cfg(test)]
+#[path = "../../mm/process_vm_mmap/extent.rs"]
+mod extent;
+
+#[cfg(test)]
 mod request_tests;
+
+#[cfg(test)]
+mod extent_tests;

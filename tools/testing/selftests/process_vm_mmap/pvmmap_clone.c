@@ -541,7 +541,8 @@ TEST(rlimit_as_is_enomem)
 		if (!f || fscanf(f, "%lu", &pages) != 1)
 			_exit(11);
 		fclose(f);
-		lim.rlim_cur = lim.rlim_max = pages * page_size + len / 2;
+		lim.rlim_cur = pages * page_size + len / 2;
+		lim.rlim_max = lim.rlim_cur;
 		if (setrlimit(RLIMIT_AS, &lim))
 			_exit(12);
 		errno = 0;
