@@ -97,6 +97,43 @@ static uint64_t pfn_of(pid_t pid, unsigned long addr)
 	return ent & ((1ULL << 55) - 1);
 }
 
+/* How many pages of [@addr, @addr + @len) of @pid are swapped out. */
+static unsigned long swapped_pages(pid_t pid, unsigned long addr,
+				   unsigned long len)
+{
+	unsigned long n = 0, i;
+	char path[64];
+	uint64_t ent;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid ? pid : getpid());
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	for (i = addr / page_size; i < (addr + len) / page_size; i++)
+		if (pread(fd, &ent, sizeof(ent), i * sizeof(ent)) ==
+		    sizeof(ent) && (ent & (1ULL << 62)))
+			n++;
+	close(fd);
+	return n;
+}
+
+/* A counter of /proc/vmstat, or -1. */
+static long vmstat(const char *name)
+{
+	char key[64];
+	long val, ret = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name))
+			ret = val;
+	fclose(f);
+	return ret;
+}
+
 /* kB of AnonHugePages in the smaps entry of @pid's VMA at @addr. */
 static long anon_huge_kb(pid_t pid, unsigned long addr)
 {
@@ -131,7 +168,7 @@ struct peer {
 	unsigned long len;
 };
 
-enum { CMD_WRITE = 'w', CMD_CHECK = 'c', CMD_QUIT = 'q' };
+enum { CMD_WRITE = 'w', CMD_CHECK = 'c', CMD_PAGEOUT = 'p', CMD_QUIT = 'q' };
 
 static void peer_loop(struct peer *p, int cmd, int ack)
 {
@@ -145,6 +182,9 @@ static void peer_loop(struct peer *p, int cmd, int ack)
 			break;
 		case CMD_CHECK:
 			r = holds(p->addr, p->len, c[1]);
+			break;
+		case CMD_PAGEOUT:
+			r = !madvise(p->addr, p->len, MADV_PAGEOUT);
 			break;
 		default:
 			_exit(0);
@@ -370,6 +410,32 @@ TEST_F(peer, move)
 	ASSERT_EQ(self->p.pid, waitpid(self->p.pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+	munmap(c, self->p.len);
+}
+
+/*
+ * Swapped-out pages stay on swap: the call reads nothing back (pswpin does
+ * not move), and both sides read the right data afterwards.
+ */
+TEST_F(peer, swapped_out_stays_out)
+{
+	unsigned long out;
+	long pswpin;
+	char *c;
+
+	ASSERT_EQ(1, peer_do(&self->p, CMD_PAGEOUT, 0));
+	out = swapped_pages(self->p.pid, (unsigned long)self->p.addr,
+			    self->p.len);
+	if (!out)
+		SKIP(return, "nothing was swapped out (no swap, or not root)");
+	pswpin = vmstat("pswpin");
+	c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(pswpin, vmstat("pswpin"));
+	EXPECT_EQ(out, swapped_pages(0, (unsigned long)c, self->p.len));
+	EXPECT_TRUE(holds(c, self->p.len, 'A'));
+	fill(c, self->p.len, 'B');
+	EXPECT_EQ(1, peer_do(&self->p, CMD_CHECK, 'A'));
 	munmap(c, self->p.len);
 }
 
