@@ -16,9 +16,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
+#include <linux/io_uring.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -636,11 +641,32 @@ static long map_count(void)
 	return n;
 }
 
-/* A thousand clone/unmap cycles leave the map count where it was. */
+/* A "Key: N kB" line of @file (/proc/meminfo, /proc/self/status), or -1. */
+static long kb_of(const char *file, const char *key)
+{
+	char line[256];
+	long kb = -1;
+	size_t n = strlen(key);
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			kb = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A thousand clone/unmap cycles (whose clones are written to, so that they
+ * own pages) leave the map count, the commit charge and the anon memory
+ * where they were.
+ */
 TEST(cycles_leave_nothing_behind)
 {
 	unsigned long len = 16 * 4096;
-	long before;
+	long maps, committed, anon;
 	char *src;
 	int i;
 
@@ -648,18 +674,257 @@ TEST(cycles_leave_nothing_behind)
 	src = map_backing(len, SMALL);
 	ASSERT_NE(NULL, src);
 	fill(src, len, 'A');
-	before = map_count();
+	maps = map_count();
+	committed = kb_of("/proc/meminfo", "Committed_AS");
+	anon = kb_of("/proc/self/status", "RssAnon");
 	for (i = 0; i < 1000; i++) {
 		char *c = clone_of(getpid(), src, len, NULL, 0);
 
 		ASSERT_NE(NULL, c);
 		if (i % 100 == 0)
 			ASSERT_TRUE(holds(c, len, 'A'));
+		c[(i % 16) * page_size] = 'x';
 		ASSERT_EQ(0, munmap(c, len));
 	}
-	EXPECT_EQ(before, map_count());
+	EXPECT_EQ(maps, map_count());
+	/* Other processes may move the global commit charge a little. */
+	EXPECT_GT(committed + 256, kb_of("/proc/meminfo", "Committed_AS"));
+	EXPECT_EQ(anon, kb_of("/proc/self/status", "RssAnon"));
 	EXPECT_TRUE(holds(src, len, 'A'));
 	munmap(src, len);
+}
+
+/* Turn ksmd on, fast; returns false if there is no KSM. */
+static bool ksm_run(void)
+{
+	FILE *f;
+
+	f = fopen("/sys/kernel/mm/ksm/sleep_millisecs", "w");
+	if (!f)
+		return false;
+	fputs("0", f);
+	fclose(f);
+	f = fopen("/sys/kernel/mm/ksm/run", "w");
+	if (!f)
+		return false;
+	fputs("1", f);
+	fclose(f);
+	return true;
+}
+
+/*
+ * KSM pages are known to their rmap_item at one address: a clone must not
+ * share them at another.  The clone stays right while ksmd keeps working.
+ */
+TEST(ksm_pages)
+{
+	unsigned long len = 32 * 4096, i;
+	long merged = 0;
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (!ksm_run())
+		SKIP(return, "no KSM");
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	memset(src, 'K', len);
+	ASSERT_EQ(0, madvise(src, len, MADV_MERGEABLE));
+	for (i = 0; i < 300 && merged <= 0; i++) {
+		usleep(100 * 1000);
+		merged = kb_of("/proc/self/status", "KsmMerging");
+		if (merged < 0) {
+			FILE *f = fopen("/proc/self/ksm_stat", "r");
+			char key[64];
+			long v;
+
+			merged = 0;
+			while (f && fscanf(f, "%63s %ld", key, &v) == 2)
+				if (!strcmp(key, "ksm_merging_pages"))
+					merged = v;
+			if (f)
+				fclose(f);
+		}
+	}
+	if (merged <= 0)
+		SKIP(return, "ksmd merged nothing in 30 s");
+	c = clone_of(getpid(), src, len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	for (i = 0; i < len; i++)
+		ASSERT_EQ('K', c[i]);
+	usleep(500 * 1000);	/* let ksmd look at the clone */
+	c[0] = 'c';
+	src[page_size] = 's';
+	EXPECT_EQ('K', src[0]);
+	EXPECT_EQ('K', c[page_size]);
+	for (i = 2 * page_size; i < len; i++)
+		ASSERT_EQ('K', c[i]);
+	madvise(src, len, MADV_UNMERGEABLE);
+	munmap(c, len);
+	munmap(src, len);
+}
+
+/*
+ * A page pinned for DMA (an io_uring fixed buffer) is copied into the
+ * clone, as fork() does: the pinned page stays the source's, writable, at
+ * the same PFN, and the two sides stay apart.
+ */
+TEST(pinned_pages_are_copied)
+{
+	struct io_uring_params params = { 0 };
+	unsigned long len = 4 * 4096;
+	uint64_t pfn_before;
+	struct iovec iov;
+	char *src, *c;
+	int ring;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	ring = syscall(__NR_io_uring_setup, 1, &params);
+	if (ring < 0)
+		SKIP(return, "no io_uring");
+	iov.iov_base = src;
+	iov.iov_len = len;
+	ASSERT_EQ(0, syscall(__NR_io_uring_register, ring,
+			     IORING_REGISTER_BUFFERS, &iov, 1));
+	pfn_before = pfn_of(0, (unsigned long)src);
+	c = clone_of(getpid(), src, len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, len, 'A'));
+	if (geteuid() == 0) {
+		EXPECT_NE(pfn_of(0, (unsigned long)src), pfn_of(0, (unsigned long)c));
+		EXPECT_EQ(pfn_before, pfn_of(0, (unsigned long)src));
+	}
+	fill(src, len, 'B');
+	EXPECT_TRUE(holds(c, len, 'A'));
+	if (geteuid() == 0)
+		EXPECT_EQ(pfn_before, pfn_of(0, (unsigned long)src));
+	fill(c, len, 'C');
+	EXPECT_TRUE(holds(src, len, 'B'));
+	close(ring);
+	munmap(c, len);
+	munmap(src, len);
+}
+
+/*
+ * Concurrency: the source's threads write, fault, mprotect, munmap and
+ * re-map in the range while this process clones it in a loop.  Nothing
+ * crashes, no kernel report appears (the runner checks), and every cloned
+ * word is one the source stored at that place: its high half names the
+ * page, or the page is fresh (zero).
+ */
+#define CHURN_PAGES	64
+#define CHURN_SECONDS	10
+
+struct churn {
+	uint64_t *base;
+	volatile bool stop;
+};
+
+static void *churn_write(void *arg)
+{
+	struct churn *ch = arg;
+	uint64_t gen = 0;
+
+	while (!ch->stop) {
+		for (int i = 0; i < CHURN_PAGES / 2; i++)
+			__atomic_store_n(&ch->base[i * page_size / 8],
+					 (uint64_t)i << 32 | (uint32_t)++gen,
+					 __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *churn_mprotect(void *arg)
+{
+	struct churn *ch = arg;
+	char *part = (char *)ch->base + CHURN_PAGES / 2 * page_size;
+
+	while (!ch->stop) {
+		mprotect(part, 8 * page_size, PROT_READ);
+		mprotect(part, 8 * page_size, PROT_READ | PROT_WRITE);
+	}
+	return NULL;
+}
+
+static void *churn_remap(void *arg)
+{
+	struct churn *ch = arg;
+	char *part = (char *)ch->base + (CHURN_PAGES / 2 + 8) * page_size;
+	unsigned long plen = (CHURN_PAGES / 2 - 8) * page_size;
+
+	while (!ch->stop) {
+		munmap(part, plen);
+		if (mmap(part, plen, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			break;
+		for (unsigned long i = 0; i < plen / page_size; i++)
+			*(uint64_t *)(part + i * page_size) =
+				(uint64_t)(CHURN_PAGES / 2 + 8 + i) << 32;
+	}
+	return NULL;
+}
+
+TEST(concurrent_churn)
+{
+	unsigned long len = CHURN_PAGES * 4096;
+	int to[2], status;
+	uint64_t *base;
+	long clones = 0, bad = 0;
+	time_t end;
+	pid_t src;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_EQ(0, pipe(to));
+	src = fork();
+	ASSERT_GE(src, 0);
+	if (src == 0) {
+		struct churn ch = { .stop = false };
+		pthread_t t[3];
+		char c;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		ch.base = (uint64_t *)map_backing(len, SMALL);
+		if (!ch.base)
+			_exit(1);
+		for (int i = 0; i < CHURN_PAGES; i++)
+			ch.base[i * page_size / 8] = (uint64_t)i << 32;
+		if (write(to[1], &ch.base, sizeof(ch.base)) != sizeof(ch.base))
+			_exit(1);
+		pthread_create(&t[0], NULL, churn_write, &ch);
+		pthread_create(&t[1], NULL, churn_mprotect, &ch);
+		pthread_create(&t[2], NULL, churn_remap, &ch);
+		if (read(to[1], &c, 1) < 0)	/* blocks until killed */
+			pause();
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(base), read(to[0], &base, sizeof(base)));
+	end = time(NULL) + CHURN_SECONDS;
+	while (time(NULL) < end) {
+		uint64_t *c = (uint64_t *)clone_of(src, base, len, NULL, 0);
+
+		if (!c) {
+			/* A hole from the re-mapping thread is fine. */
+			ASSERT_TRUE(errno == EFAULT || errno == EOPNOTSUPP);
+			continue;
+		}
+		clones++;
+		for (int i = 0; i < CHURN_PAGES; i++) {
+			uint64_t w = c[i * page_size / 8];
+
+			if (w && w >> 32 != (uint64_t)i)
+				bad++;
+		}
+		munmap(c, len);
+	}
+	kill(src, SIGKILL);
+	ASSERT_EQ(src, waitpid(src, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, clones);
+	ksft_print_msg("%ld clones in %d s\n", clones, CHURN_SECONDS);
 }
 
 TEST_HARNESS_MAIN
