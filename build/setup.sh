@@ -24,8 +24,10 @@ mkdir -p "$CACHE"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------
+# libcap-dev and libnuma-dev: the mm selftests (cow) build against them.
 APT_PKGS="qemu-system-x86 busybox-static cpio flex bison bc libelf-dev
-	  libssl-dev xz-utils e2fsprogs rsync python3 kmod"
+	  libssl-dev xz-utils e2fsprogs rsync python3 kmod libcap-dev
+	  libnuma-dev"
 missing=""
 for p in $APT_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -46,7 +46,9 @@ REPORTS = [
 ]
 REPORT_RE = re.compile("|".join("(?:%s)" % r for r in REPORTS))
 
-RESULT_RE = re.compile(r"^(\s*(?:# )*)(not ok|ok) (\d+) (.*?)(?:\s+#\s*(\w+)(.*))?$")
+# "ok 3 name # SKIP reason"; the name may be empty ("ok 652 # SKIP ...").
+RESULT_RE = re.compile(r"^(\s*(?:# )*)(not ok|ok) (\d+)\s*(.*?)"
+                       r"(?:\s*#\s*(SKIP|TODO|XFAIL)\b(.*))?$", re.IGNORECASE)
 PLAN_RE = re.compile(r"^(\s*(?:# )*)1\.\.(\d+)")
 
 
@@ -137,8 +139,10 @@ def main():
 
     for r in failed:
         problems.append("not ok: %s" % r[2])
-    for r in skipped:
-        print("skipped: %s (%s)" % (r[2], r[4]))
+    for r in skipped[:5]:
+        print("skipped: %s (%s)" % (r[2] or "-", r[4]))
+    if len(skipped) > 5:
+        print("skipped: %d more" % (len(skipped) - 5))
     print("vm-check: %d kernel console lines, %d KTAP results" % (len(console), len(results)))
     for p in problems:
         print("FAIL: " + p)
