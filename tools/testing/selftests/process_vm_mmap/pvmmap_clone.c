@@ -694,6 +694,119 @@ TEST(cycles_leave_nothing_behind)
 	munmap(src, len);
 }
 
+/*
+ * A range over several VMAs with different protections is cloned as
+ * several VMAs with the same protections, copy-on-write each.
+ */
+TEST(several_vmas_keep_their_protections)
+{
+	unsigned long len, i;
+	char *src, *c;
+	int prot[4] = { PROT_READ | PROT_WRITE, PROT_READ, PROT_READ | PROT_WRITE,
+			PROT_NONE };
+
+	page_size = sysconf(_SC_PAGESIZE);
+	len = 16 * page_size;
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, mprotect(src + i * 4 * page_size, 4 * page_size,
+				      prot[i]));
+	c = clone_of(getpid(), src, len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	for (i = 0; i < 4; i++) {
+		char line[256];
+		unsigned long start, end;
+		char perms[5] = "";
+		FILE *f = fopen("/proc/self/maps", "r");
+		unsigned long at = (unsigned long)c + i * 4 * page_size;
+
+		ASSERT_NE(NULL, f);
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%lx-%lx %4s", &start, &end, perms) == 3 &&
+			    start <= at && at < end)
+				break;
+		fclose(f);
+		EXPECT_EQ(prot[i] & PROT_READ ? 'r' : '-', perms[0]);
+		EXPECT_EQ(prot[i] & PROT_WRITE ? 'w' : '-', perms[1]);
+		EXPECT_EQ('p', perms[3]);
+	}
+	EXPECT_TRUE(holds(c, 12 * page_size, 'A'));
+	mprotect(src, len, PROT_READ | PROT_WRITE);
+	mprotect(c, len, PROT_READ | PROT_WRITE);
+	/* Even the PROT_NONE part holds the source's pages. */
+	EXPECT_EQ(0, memcmp(c + 12 * page_size, src + 12 * page_size,
+			    4 * page_size));
+	fill(c, len, 'B');
+	EXPECT_TRUE(holds(src, len, 'A'));
+	munmap(c, len);
+	munmap(src, len);
+}
+
+/* The map count limit is the caller's: past it, ENOMEM and nothing mapped. */
+TEST(map_count_limit_is_enomem)
+{
+	unsigned long len, i;
+	char *src, old[32] = "";
+	long maps;
+	FILE *f;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (geteuid() != 0)
+		SKIP(return, "needs root for vm.max_map_count");
+	len = 8 * page_size;
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	/* Eight VMAs in the source. */
+	for (i = 0; i < 8; i += 2)
+		ASSERT_EQ(0, mprotect(src + i * page_size, page_size, PROT_READ));
+	f = fopen("/proc/sys/vm/max_map_count", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(old, sizeof(old), f));
+	fclose(f);
+	maps = map_count();
+	/* Room for four more VMAs, not eight. */
+	f = fopen("/proc/sys/vm/max_map_count", "w");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "%ld\n", maps + 4);
+	fclose(f);
+	errno = 0;
+	EXPECT_EQ(NULL, clone_of(getpid(), src, len, NULL, 0));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(maps, map_count());
+	f = fopen("/proc/sys/vm/max_map_count", "w");
+	ASSERT_NE(NULL, f);
+	fputs(old, f);
+	fclose(f);
+	munmap(src, len);
+}
+
+/* No data copied: cloning 32 MiB does not take 32 MiB of memory. */
+TEST(memory_is_not_copied)
+{
+	unsigned long len = 32UL << 20;
+	long before, after;
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	before = kb_of("/proc/meminfo", "MemAvailable");
+	c = clone_of(getpid(), src, len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	after = kb_of("/proc/meminfo", "MemAvailable");
+	/* Page tables only: 8 KiB per 4 MiB; allow 1 MiB of noise. */
+	EXPECT_GT(after + 1024 + (long)(len >> 10) / 512, before);
+	ksft_print_msg("MemAvailable: %ld kB before, %ld kB after cloning %lu kB\n",
+		       before, after, len >> 10);
+	EXPECT_TRUE(holds(c, len, 'A'));
+	munmap(c, len);
+	munmap(src, len);
+}
+
 /* Turn ksmd on, fast; returns false if there is no KSM. */
 static bool ksm_run(void)
 {
