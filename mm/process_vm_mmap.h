@@ -31,8 +31,6 @@ struct pvmmap_vma_facts {
 };
 
 unsigned long pvmmap_task_size(void);
-int pvmmap_lock_mms(struct mm_struct *a, struct mm_struct *b);
-void pvmmap_unlock_mms(struct mm_struct *a, struct mm_struct *b);
 struct vm_area_struct *pvmmap_vma_facts(struct mm_struct *mm,
 					unsigned long addr,
 					struct pvmmap_vma_facts *facts);

@@ -21,9 +21,10 @@
 //!
 //! C header: [`mm/process_vm_mmap.h`](srctree/mm/process_vm_mmap.h)
 
+use core::marker::PhantomData;
 use kernel::{
     bindings,
-    mm::MmWithUser,
+    mm::{MmWithUser, MmapWritePairGuard},
     page::PAGE_SIZE,
     prelude::*,
     sync::aref::ARef,
@@ -83,24 +84,20 @@ fn access_mm(task: &Task) -> Result<ARef<MmWithUser>> {
 }
 
 /// Both address spaces locked for write: the source's and the caller's (maybe the same one).
-///
-/// # Invariants
-///
-/// The mmap locks of `src` and `dst` are held for write (once if they are the same mm) for
-/// the lifetime of the value.
 struct LockedPair<'a> {
     src: &'a MmWithUser,
     dst: &'a MmWithUser,
+    _locks: MmapWritePairGuard<'a>,
 }
 
 impl<'a> LockedPair<'a> {
-    /// Locks both, in the order `pvmmap_lock_mms()` chooses; fails with `EINTR` on a fatal
-    /// signal.
+    /// Locks both; fails with `EINTR` on a fatal signal.
     fn lock(src: &'a MmWithUser, dst: &'a MmWithUser) -> Result<Self> {
-        // SAFETY: Both mms have users (`MmWithUser`) for the duration of the borrow.
-        errno_result(unsafe { bindings::pvmmap_lock_mms(src.as_raw(), dst.as_raw()) })?;
-        // INVARIANT: `pvmmap_lock_mms()` returned 0, so both locks are held.
-        Ok(Self { src, dst })
+        Ok(Self {
+            src,
+            dst,
+            _locks: MmapWritePairGuard::lock_killable(src, dst)?,
+        })
     }
 
     fn same_mm(&self) -> bool {
@@ -108,29 +105,25 @@ impl<'a> LockedPair<'a> {
     }
 }
 
-impl Drop for LockedPair<'_> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant both locks are held, and this is the only release.
-        unsafe { bindings::pvmmap_unlock_mms(self.src.as_raw(), self.dst.as_raw()) };
-    }
-}
-
 /// The part of one source VMA that the request covers.
+///
+/// The lifetime ties it to the [`LockedPair`] it was found under: it cannot outlive the locks.
 ///
 /// # Invariants
 ///
-/// `vma` is a VMA of the source mm covering `[start, end)`, valid while the [`LockedPair`]
-/// it was found under is alive and the source mm is not changed.
-struct Piece {
+/// `vma` is a VMA of the source mm covering `[start, end)`; it stays valid while the locks
+/// are held and the source mm is not changed.
+struct Piece<'a> {
     vma: *mut bindings::vm_area_struct,
     start: usize,
     end: usize,
+    _locked: PhantomData<&'a LockedPair<'a>>,
 }
 
 /// Looks at every mapping of `[req.src, req.src + req.len)` and returns the pieces to clone,
 /// or the error the contract names: `EFAULT` for a hole, `EOPNOTSUPP` for a kind of mapping
 /// that cannot be cloned, `EPERM` for a sealed source of `PVMMAP_MOVE`.
-fn sources(mms: &LockedPair<'_>, req: &Request) -> Result<KVec<Piece>> {
+fn sources<'a>(mms: &'a LockedPair<'a>, req: &Request) -> Result<KVec<Piece<'a>>> {
     let mut pieces = KVec::new();
     let end = req.src + req.len;
     let mut addr = req.src;
@@ -155,6 +148,7 @@ fn sources(mms: &LockedPair<'_>, req: &Request) -> Result<KVec<Piece>> {
                 vma,
                 start: addr,
                 end: piece_end,
+                _locked: PhantomData,
             },
             GFP_KERNEL,
         )?;
@@ -185,7 +179,7 @@ fn place(req: &Request) -> Result<usize> {
 }
 
 /// Creates the destination VMA of `piece` at `dst` and copies its page tables.
-fn clone_piece(piece: &Piece, dst: usize) -> Result {
+fn clone_piece(piece: &Piece<'_>, dst: usize) -> Result {
     // SAFETY: By the invariant of `Piece` the VMA is valid and its mm locked for write; the
     // caller's mm is locked too and `[dst, dst + len)` is free in it.
     errno_result(unsafe { bindings::pvmmap_lock_src_vma(piece.vma) })?;

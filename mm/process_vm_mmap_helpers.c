@@ -42,43 +42,6 @@ unsigned long pvmmap_task_size(void)
 }
 
 /**
- * pvmmap_lock_mms() - Take the mmap locks of two mms for write, killable.
- * @a: one mm
- * @b: the other, or @a again
- *
- * The lock of the mm at the lower address is taken first, the other with a
- * lockdep subclass, so that two callers cloning in opposite directions
- * cannot deadlock; a single mm is locked once.
- *
- * Return: 0 with both locks held, or -EINTR with none.
- */
-int pvmmap_lock_mms(struct mm_struct *a, struct mm_struct *b)
-{
-	struct mm_struct *first = a < b ? a : b, *second = a < b ? b : a;
-
-	if (mmap_write_lock_killable(first))
-		return -EINTR;
-	if (first != second &&
-	    mmap_write_lock_killable_nested(second, SINGLE_DEPTH_NESTING)) {
-		mmap_write_unlock(first);
-		return -EINTR;
-	}
-	return 0;
-}
-
-/**
- * pvmmap_unlock_mms() - Release what pvmmap_lock_mms() took.
- * @a: one mm
- * @b: the other, or @a again
- */
-void pvmmap_unlock_mms(struct mm_struct *a, struct mm_struct *b)
-{
-	if (a != b)
-		mmap_write_unlock(b);
-	mmap_write_unlock(a);
-}
-
-/**
  * pvmmap_vma_facts() - Describe the VMA of @mm that contains @addr.
  * @mm: the source mm, mmap lock held for write
  * @addr: an address in the source range
