@@ -124,7 +124,7 @@ static unsigned long swapped_pages(pid_t pid, unsigned long addr,
 }
 
 /* A counter of /proc/vmstat, or -1. */
-static long vmstat(const char *name)
+static long vm_event(const char *name)
 {
 	char key[64];
 	long val, ret = -1;
@@ -433,10 +433,10 @@ TEST_F(peer, swapped_out_stays_out)
 			    self->p.len);
 	if (!out)
 		SKIP(return, "nothing was swapped out (no swap, or not root)");
-	pswpin = vmstat("pswpin");
+	pswpin = vm_event("pswpin");
 	c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
 	ASSERT_NE(NULL, c);
-	EXPECT_EQ(pswpin, vmstat("pswpin"));
+	EXPECT_EQ(pswpin, vm_event("pswpin"));
 	EXPECT_EQ(out, swapped_pages(0, (unsigned long)c, self->p.len));
 	EXPECT_TRUE(holds(c, self->p.len, 'A'));
 	fill(c, self->p.len, 'B');
@@ -932,7 +932,7 @@ TEST(pinned_pages_are_copied)
 
 struct churn {
 	uint64_t *base;
-	volatile bool stop;
+	bool stop;	/* read and written with __atomic builtins */
 };
 
 static void *churn_write(void *arg)
@@ -940,10 +940,11 @@ static void *churn_write(void *arg)
 	struct churn *ch = arg;
 	uint64_t gen = 0;
 
-	while (!ch->stop) {
+	while (!__atomic_load_n(&ch->stop, __ATOMIC_RELAXED)) {
+		gen++;
 		for (int i = 0; i < CHURN_PAGES / 2; i++)
 			__atomic_store_n(&ch->base[i * page_size / 8],
-					 (uint64_t)i << 32 | (uint32_t)++gen,
+					 (uint64_t)i << 32 | (uint32_t)gen,
 					 __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -954,7 +955,7 @@ static void *churn_mprotect(void *arg)
 	struct churn *ch = arg;
 	char *part = (char *)ch->base + CHURN_PAGES / 2 * page_size;
 
-	while (!ch->stop) {
+	while (!__atomic_load_n(&ch->stop, __ATOMIC_RELAXED)) {
 		mprotect(part, 8 * page_size, PROT_READ);
 		mprotect(part, 8 * page_size, PROT_READ | PROT_WRITE);
 	}
@@ -967,7 +968,7 @@ static void *churn_remap(void *arg)
 	char *part = (char *)ch->base + (CHURN_PAGES / 2 + 8) * page_size;
 	unsigned long plen = (CHURN_PAGES / 2 - 8) * page_size;
 
-	while (!ch->stop) {
+	while (!__atomic_load_n(&ch->stop, __ATOMIC_RELAXED)) {
 		munmap(part, plen);
 		if (mmap(part, plen, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
