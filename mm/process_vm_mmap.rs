@@ -22,6 +22,8 @@
 //! C header: [`mm/process_vm_mmap.h`](srctree/mm/process_vm_mmap.h)
 
 use core::marker::PhantomData;
+const __LOG_PREFIX: &[u8] = b"process_vm_mmap\0";
+
 use kernel::{
     bindings,
     mm::{MmWithUser, MmapWritePairGuard},
@@ -178,6 +180,27 @@ fn place(req: &Request) -> Result<usize> {
     }
 }
 
+/// Flushes the source mm's TLB when dropped, as `dup_mmap()` does before it unlocks the parent.
+struct FlushOnDrop<'a>(&'a MmWithUser);
+
+impl Drop for FlushOnDrop<'_> {
+    fn drop(&mut self) {
+        // SAFETY: The mm has users for the borrow; flushing needs no lock.
+        unsafe { bindings::pvmmap_flush_src(self.0.as_raw()) };
+    }
+}
+
+/// Unmaps what a failed call created in the caller's mm, locked for write by the caller.
+fn undo(dst: &MmWithUser, start: usize, len: usize) {
+    // SAFETY: The caller holds the write lock of `dst`; the range is what this call mapped.
+    let ret = unsafe { bindings::pvmmap_unmap(dst.as_raw(), start, len) };
+    // Unmapping a whole range of our own VMAs splits nothing, so it needs no memory; a failure
+    // would leave a partial clone mapped.
+    if ret != 0 {
+        pr_warn!("process_vm_mmap: could not undo a partial clone ({ret})\n");
+    }
+}
+
 /// Creates the destination VMA of `piece` at `dst` and copies its page tables.
 fn clone_piece(piece: &Piece<'_>, dst: usize) -> Result {
     // SAFETY: By the invariant of `Piece` the VMA is valid and its mm locked for write; the
@@ -221,23 +244,24 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
     // Placing may have unmapped parts of the caller's mm, which can be the source's: look at
     // the source again for the pointers to copy from.
     let pieces = sources(&mms, &req)?;
+    // From the first write-protected source PTE on, the source TLB must be flushed before its
+    // lock is dropped, whatever happens: stale writable entries would let the source write to
+    // pages the clone shares.
+    let _flush = FlushOnDrop(mms.src);
     for piece in pieces.iter() {
         if let Err(e) = clone_piece(piece, start + (piece.start - req.src)) {
             // Unmap whatever this call created, the VMA of the failing piece included.
-            // SAFETY: The caller's mm is locked for write; the range is what this call mapped.
-            unsafe { bindings::pvmmap_unmap(mms.dst.as_raw(), start, piece.end - req.src) };
+            undo(mms.dst, start, piece.end - req.src);
             return Err(e);
         }
     }
-    // SAFETY: The source mm is locked for write.
-    unsafe { bindings::pvmmap_flush_src(mms.src.as_raw()) };
     if req.move_source {
-        // SAFETY: As above; the range was just checked to be mapped and not sealed.
+        // SAFETY: The source mm is locked for write; the range was just checked to be mapped and
+        // not sealed.
         let ret = unsafe { bindings::pvmmap_unmap(mms.src.as_raw(), req.src, req.len) };
         if let Err(e) = errno_result(ret) {
             // No half-done move: the clone goes too.
-            // SAFETY: The caller's mm is locked for write; the range is the clone.
-            unsafe { bindings::pvmmap_unmap(mms.dst.as_raw(), start, req.len) };
+            undo(mms.dst, start, req.len);
             return Err(e);
         }
     }

@@ -149,8 +149,6 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 
 	if (mm->map_count >= get_sysctl_max_map_count())
 		return ERR_PTR(-ENOMEM);
-	if (!may_expand_vm(mm, &src_vma->flags, pages))
-		return ERR_PTR(-ENOMEM);
 	if (vma_test(src_vma, VMA_ACCOUNT_BIT)) {
 		if (security_vm_enough_memory_mm(mm, pages))
 			return ERR_PTR(-ENOMEM);
@@ -163,6 +161,12 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	vma->vm_mm = mm;
 	vma->vm_start = dst;
 	vma->vm_end = dst + (end - start);
+	/* A new mapping for soft-dirty trackers, as after mmap(). */
+	__vm_flags_mod(vma, VM_SOFTDIRTY, VM_LOCKED_MASK | __VM_UFFD_FLAGS |
+		       VM_SEALED | VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP);
+	/* RLIMIT_AS and RLIMIT_DATA, with the flags the clone has. */
+	if (!may_expand_vm(mm, &vma->flags, pages))
+		goto free;
 	if (src_vma->anon_vma || !vma_is_anonymous(src_vma))
 		vma_set_pgoff(vma, vma_start_pgoff(src_vma) + delta);
 	else
@@ -172,8 +176,6 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 		__vma_set_anon_pgoff(vma, vma_start_anon_pgoff(src_vma) + delta);
 	else
 		__vma_set_anon_pgoff(vma, dst >> PAGE_SHIFT);
-	__vm_flags_mod(vma, 0, VM_LOCKED_MASK | __VM_UFFD_FLAGS | VM_SEALED |
-			       VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP);
 	vma->vm_userfaultfd_ctx = NULL_VM_UFFD_CTX;
 	if (vma_dup_policy(src_vma, vma))
 		goto free;

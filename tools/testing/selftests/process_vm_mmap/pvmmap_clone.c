@@ -541,6 +541,73 @@ TEST(fork_then_clone_back)
 	munmap(mine, len);
 }
 
+/*
+ * A swapped-out THP cloned within one process: swap-in may bring back a
+ * large folio, which must not end up mapped at both addresses.
+ */
+TEST(self_clone_of_swapped_thp)
+{
+	unsigned long len = 2 * PMD_SIZE;
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, THP);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	if (madvise(src, len, MADV_PAGEOUT) ||
+	    !swapped_pages(0, (unsigned long)src, len)) {
+		munmap(src, len);
+		SKIP(return, "nothing was swapped out (no swap, or not root)");
+	}
+	c = clone_of(getpid(), src, len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, len, 'A'));
+	fill(src, len, 'B');
+	EXPECT_TRUE(holds(c, len, 'A'));
+	fill(c, len, 'C');
+	EXPECT_TRUE(holds(src, len, 'B'));
+	munmap(c, len);
+	munmap(src, len);
+}
+
+/*
+ * A forks B; A moves its copy away and clones B's range back to the very
+ * address where B has it.  The huge pages A and B share must not end up
+ * mapped twice in A: once B is gone, a write at one address of A must not
+ * show at the other.
+ */
+TEST(clone_to_the_same_address_as_in_a_fork_child)
+{
+	unsigned long len = 2 * PMD_SIZE;
+	char *x, *y, *c;
+	pid_t b;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	x = map_backing(len, THP);
+	ASSERT_NE(NULL, x);
+	fill(x, len, 'A');
+	b = fork();
+	ASSERT_GE(b, 0);
+	if (b == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	y = mremap(x, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   map_backing(len, THP));
+	ASSERT_NE(MAP_FAILED, y);
+	c = clone_of(b, x, len, x, PVMMAP_FIXED_NOREPLACE);
+	ASSERT_EQ(x, c);
+	kill(b, SIGKILL);
+	waitpid(b, NULL, 0);
+	fill(y, len, 'B');
+	EXPECT_TRUE(holds(c, len, 'A'));
+	fill(c, len, 'C');
+	EXPECT_TRUE(holds(y, len, 'B'));
+	munmap(c, len);
+	munmap(y, len);
+}
+
 /* A hole anywhere in the range: EFAULT, and nothing is mapped. */
 TEST(hole_is_efault)
 {
