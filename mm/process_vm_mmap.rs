@@ -159,11 +159,12 @@ fn sources<'a>(mms: &'a LockedPair<'a>, req: &Request) -> Result<KVec<Piece<'a>>
     Ok(pieces)
 }
 
-/// Chooses or prepares the destination range in the caller's mm and returns its start.
-fn place(req: &Request) -> Result<usize> {
+/// Chooses or prepares the destination range in the caller's mm and returns its start; the
+/// [`LockedPair`] proves the caller's mm is locked for write.
+fn place(_locked: &LockedPair<'_>, req: &Request) -> Result<usize> {
     match req.placement {
         Placement::Hint(hint) => {
-            // SAFETY: The caller's mm is locked for write (by the `LockedPair` of the caller).
+            // SAFETY: The caller's mm is locked for write (`_locked`).
             let addr = unsafe { bindings::pvmmap_dst_area(req.src, req.len, hint) };
             // `get_unmapped_area()` returns an address or a negative errno.
             if (addr as isize) < 0 && (addr as isize) >= -(bindings::MAX_ERRNO as isize) {
@@ -240,13 +241,13 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
     }
     // Every source mapping is checked before anything changes.
     sources(&mms, &req)?;
-    let start = place(&req)?;
+    let start = place(&mms, &req)?;
     // Placing may have unmapped parts of the caller's mm, which can be the source's: look at
     // the source again for the pointers to copy from.
     let pieces = sources(&mms, &req)?;
     // From the first write-protected source PTE on, the source TLB must be flushed before its
     // lock is dropped, whatever happens: stale writable entries would let the source write to
-    // pages the clone shares.
+    // pages the clone shares. Declared after `mms`, it is dropped before the locks are.
     let _flush = FlushOnDrop(mms.src);
     for piece in pieces.iter() {
         if let Err(e) = clone_piece(piece, start + (piece.start - req.src)) {
