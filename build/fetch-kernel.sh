@@ -21,16 +21,8 @@ if [ -n "${KSRC:-}" ]; then
 	exit 0
 fi
 
-APTDIR=$CACHE/apt
-APT_OPTS=(-o Dir::Etc::SourceList="$APTDIR/sources.list"
-	  -o Dir::Etc::SourceParts=/dev/null
-	  -o Dir::State::Lists="$APTDIR/lists"
-	  -o Dir::Cache="$APTDIR/cache"
-	  -o Dir::Cache::Archives="$APTDIR/archives"
-	  -o APT::Sandbox::User=root
-	  -o Debug::NoLocking=1)
-apt_private() { apt-get -q "${APT_OPTS[@]}" "$@"; }
-apt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
+# shellcheck source=build/apt-private.sh
+. "$(dirname "$0")/apt-private.sh"
 [ -s "$APTDIR/sources.list" ] || { log "run build/setup.sh first"; exit 1; }
 
 # Pick the newest 7.3.y on offer; fall back to the newest tree already

@@ -224,6 +224,22 @@ def pristine_git(pristine, cache):
     return repo
 
 
+def commit_series(series, tree, env=None, signoff=None):
+    """Apply the series to the git work tree TREE, one commit per patch."""
+    for p in series:
+        for f in p.adds:
+            d = os.path.join(tree, f)
+            os.makedirs(os.path.dirname(d), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, f), d)
+        if p.diff:
+            run_patch(p.diff, tree, p.name)
+        git(tree, "add", "-A", "-f", "--", *(p.adds + p.changes))
+        msg = p.subject + "\n\n" + p.body
+        if signoff and signoff not in msg:
+            msg = msg.rstrip("\n") + "\n\n" + signoff + "\n"
+        git(tree, "commit", "-q", "-F", "-", input=msg, env=env)
+
+
 def export(series, pristine, out):
     out = os.path.abspath(out)
     check(series)
@@ -240,18 +256,7 @@ def export(series, pristine, out):
     git(repo, "checkout", "-q", "-f", "pristine")
     git(repo, "clean", "-q", "-fdx")
     git(repo, "checkout", "-q", "-B", "series")
-    for p in series:
-        for f in p.adds:
-            d = os.path.join(repo, f)
-            os.makedirs(os.path.dirname(d), exist_ok=True)
-            shutil.copy2(os.path.join(ROOT, f), d)
-        if p.diff:
-            run_patch(p.diff, repo, p.name)
-        git(repo, "add", "-A", "-f", "--", *(p.adds + p.changes))
-        msg = p.subject + "\n\n" + p.body
-        if signoff not in msg:
-            msg = msg.rstrip("\n") + "\n\n" + signoff + "\n"
-        git(repo, "commit", "-q", "-F", "-", input=msg, env=env)
+    commit_series(series, repo, env, signoff)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     cover = os.path.join(PATCHDIR, "cover-letter")
@@ -302,16 +307,7 @@ def devtree(series, pristine, tree):
     git(repo, "worktree", "prune")
     git(repo, "worktree", "add", "-q", "-f", "-B", "dev-" +
         hashlib.sha1(tree.encode()).hexdigest()[:8], tree, "pristine")
-    for p in series:
-        for f in p.adds:
-            d = os.path.join(tree, f)
-            os.makedirs(os.path.dirname(d), exist_ok=True)
-            shutil.copy2(os.path.join(ROOT, f), d)
-        if p.diff:
-            run_patch(p.diff, tree, p.name)
-        git(tree, "add", "-A", "-f", "--", *(p.adds + p.changes))
-        git(tree, "commit", "-q", "-F", "-",
-            input=p.subject + "\n\n" + p.body)
+    commit_series(series, tree)
     print("series: %s holds the series as %d commits on 'pristine'; edit, "
           "amend or fixup, then: build/series.py refresh %s"
           % (tree, len(series), tree))

@@ -46,18 +46,8 @@ if [ -n "$missing" ]; then
 fi
 
 # --- A private apt configuration for the newer suite ------------------------
-# Only used to *download* .debs; the system's sources stay untouched.  The
-# mirror is whatever the system already uses for Debian.
-APTDIR=$CACHE/apt
-APT_OPTS=(-o Dir::Etc::SourceList="$APTDIR/sources.list"
-	  -o Dir::Etc::SourceParts=/dev/null
-	  -o Dir::State::Lists="$APTDIR/lists"
-	  -o Dir::Cache="$APTDIR/cache"
-	  -o Dir::Cache::Archives="$APTDIR/archives"
-	  -o APT::Sandbox::User=root
-	  -o Debug::NoLocking=1)
-apt_private() { apt-get -q "${APT_OPTS[@]}" "$@"; }
-apt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
+# shellcheck source=build/apt-private.sh
+. "$(dirname "$0")/apt-private.sh"
 apt_private_ready=""
 apt_private_update() {
 	[ -n "$apt_private_ready" ] && return 0
