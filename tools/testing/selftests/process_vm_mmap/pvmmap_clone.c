@@ -609,6 +609,57 @@ TEST(clone_to_the_same_address_as_in_a_fork_child)
 	munmap(y, len);
 }
 
+/* PVMMAP_MOVE within one process: the range moves, as with mremap(). */
+TEST(move_within_self)
+{
+	unsigned long len = 16 * 4096;
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	c = clone_of(getpid(), src, len, NULL, PVMMAP_MOVE);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, len, 'A'));
+	/* msync() fails with ENOMEM on unmapped memory. */
+	EXPECT_EQ(-1, msync(src, len, MS_ASYNC));
+	EXPECT_EQ(ENOMEM, errno);
+	munmap(c, len);
+}
+
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
+
+/*
+ * Sealed source mappings: they can be cloned (the clone is not sealed and
+ * can be unmapped) but not moved away (EPERM, nothing changed).
+ */
+TEST(sealed_source)
+{
+	unsigned long len = 4 * 4096;
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	if (syscall(__NR_mseal, src, len, 0))
+		SKIP(return, "no mseal()");
+	errno = 0;
+	EXPECT_EQ(NULL, clone_of(getpid(), src, len, NULL, PVMMAP_MOVE));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_TRUE(holds(src, len, 'A'));
+	c = clone_of(getpid(), src, len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, len, 'A'));
+	EXPECT_EQ(0, munmap(c, len));
+	/* The source is still sealed. */
+	EXPECT_EQ(-1, munmap(src, len));
+	EXPECT_EQ(EPERM, errno);
+}
+
 /* A hole anywhere in the range: EFAULT, and nothing is mapped. */
 TEST(hole_is_efault)
 {
