@@ -20,13 +20,25 @@ struct vm_area_struct;
 long process_vm_mmap_rust(pid_t pid, unsigned long src_addr, unsigned long len,
 			  unsigned long dst_addr, unsigned long flags);
 
-/* What the Rust policy needs to know about a source VMA. */
+/* What a source VMA is: mm/process_vm_mmap/policy.rs decides on it. */
+enum pvmmap_vma_kind {
+	PVMMAP_VMA_ANONYMOUS,
+	PVMMAP_VMA_SHMEM,
+	PVMMAP_VMA_PAGE_CACHE_FILE,
+	PVMMAP_VMA_OTHER,
+};
+
 struct pvmmap_vma_facts {
 	unsigned long start;
 	unsigned long end;
-	bool anonymous;		/* vma_is_anonymous() */
+	enum pvmmap_vma_kind kind;
 	bool shared;		/* VM_MAYSHARE */
-	bool never_copy;	/* special, hugetlb, DONTCOPY, WIPEONFORK, ... */
+	bool special;		/* VM_PFNMAP, VM_IO, VM_MIXEDMAP, VM_DONTEXPAND */
+	bool hugetlb;		/* VM_HUGETLB */
+	bool no_fork_copy;	/* VM_DONTCOPY, VM_WIPEONFORK */
+	bool droppable;		/* VM_DROPPABLE */
+	bool userfaultfd;	/* registered with userfaultfd */
+	bool shadow_stack;	/* VM_SHADOW_STACK */
 	bool sealed;		/* mseal()ed */
 };
 

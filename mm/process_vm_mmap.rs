@@ -39,6 +39,9 @@ mod request;
 #[path = "process_vm_mmap/extent.rs"]
 mod extent;
 
+#[path = "process_vm_mmap/policy.rs"]
+mod policy;
+
 use request::{Invalid, Limits, Placement, Request, Target};
 
 // The pure module spells the uapi flags out; make sure they are the uapi's.
@@ -48,6 +51,8 @@ const _: () = {
     assert!(request::PVMMAP_PIDFD == bindings::PVMMAP_PIDFD as usize);
     assert!(request::PVMMAP_MOVE == bindings::PVMMAP_MOVE as usize);
     assert!(request::EINVAL as u32 == bindings::EINVAL);
+    assert!(policy::EPERM as u32 == bindings::EPERM);
+    assert!(policy::EOPNOTSUPP as u32 == bindings::EOPNOTSUPP);
 };
 
 /// The size a PMD maps: the unit in which the walker cuts the copy.
@@ -56,6 +61,32 @@ const PMD_SIZE: usize = 1 << bindings::PMD_SHIFT;
 impl From<Invalid> for Error {
     fn from(e: Invalid) -> Error {
         Error::from_errno(-e.errno())
+    }
+}
+
+impl From<policy::Refusal> for Error {
+    fn from(r: policy::Refusal) -> Error {
+        Error::from_errno(-r.errno())
+    }
+}
+
+/// The facts of a source VMA as the pure policy takes them.
+fn policy_facts(f: &bindings::pvmmap_vma_facts) -> policy::Facts {
+    policy::Facts {
+        kind: match f.kind {
+            bindings::pvmmap_vma_kind_PVMMAP_VMA_ANONYMOUS => policy::Kind::Anonymous,
+            bindings::pvmmap_vma_kind_PVMMAP_VMA_SHMEM => policy::Kind::Shmem,
+            bindings::pvmmap_vma_kind_PVMMAP_VMA_PAGE_CACHE_FILE => policy::Kind::PageCacheFile,
+            _ => policy::Kind::Other,
+        },
+        shared: f.shared,
+        special: f.special,
+        hugetlb: f.hugetlb,
+        no_fork_copy: f.no_fork_copy,
+        droppable: f.droppable,
+        userfaultfd: f.userfaultfd,
+        shadow_stack: f.shadow_stack,
+        sealed: f.sealed,
     }
 }
 
@@ -123,8 +154,7 @@ struct Piece<'a> {
 }
 
 /// Looks at every mapping of `[req.src, req.src + req.len)` and returns the pieces to clone,
-/// or the error the contract names: `EFAULT` for a hole, `EOPNOTSUPP` for a kind of mapping
-/// that cannot be cloned, `EPERM` for a sealed source of `PVMMAP_MOVE`.
+/// or the error the contract names: `EFAULT` for a hole, and what [`policy::decide`] says.
 fn sources<'a>(mms: &'a LockedPair<'a>, req: &Request) -> Result<KVec<Piece<'a>>> {
     let mut pieces = KVec::new();
     let end = req.src + req.len;
@@ -136,13 +166,7 @@ fn sources<'a>(mms: &'a LockedPair<'a>, req: &Request) -> Result<KVec<Piece<'a>>
         if vma.is_null() {
             return Err(EFAULT);
         }
-        // The allowlist of this version: private anonymous memory only.
-        if !facts.anonymous || facts.shared || facts.never_copy {
-            return Err(EOPNOTSUPP);
-        }
-        if req.move_source && facts.sealed {
-            return Err(EPERM);
-        }
+        policy::decide(&policy_facts(&facts), req.move_source)?;
         let piece_end = facts.end.min(end);
         // INVARIANT: `vma` covers `[addr, piece_end)` and the source mm is locked.
         pieces.push(

@@ -11,6 +11,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mempolicy.h>
 #include <linux/perf_event.h>
+#include <linux/secretmem.h>
 #include <linux/security.h>
 #include <linux/syscalls.h>
 #include <linux/userfaultfd_k.h>
@@ -41,6 +42,23 @@ unsigned long pvmmap_task_size(void)
 	return TASK_SIZE;
 }
 
+/* The kind of @vma by what backs it, not by flags alone. */
+static enum pvmmap_vma_kind pvmmap_vma_kind(struct vm_area_struct *vma)
+{
+	/* memfd_secret is a regular-looking file whose pages are not mappable. */
+	if (vma_is_secretmem(vma) || vma_is_dax(vma))
+		return PVMMAP_VMA_OTHER;
+	if (vma_is_anonymous(vma))
+		return PVMMAP_VMA_ANONYMOUS;
+	if (vma_is_shmem(vma))
+		return PVMMAP_VMA_SHMEM;
+	if (vma->vm_file && vma->vm_ops &&
+	    vma->vm_ops->map_pages == filemap_map_pages &&
+	    S_ISREG(file_inode(vma->vm_file)->i_mode))
+		return PVMMAP_VMA_PAGE_CACHE_FILE;
+	return PVMMAP_VMA_OTHER;
+}
+
 /**
  * pvmmap_vma_facts() - Describe the VMA of @mm that contains @addr.
  * @mm: the source mm, mmap lock held for write
@@ -63,11 +81,14 @@ struct vm_area_struct *pvmmap_vma_facts(struct mm_struct *mm,
 		return NULL;
 	facts->start = vma->vm_start;
 	facts->end = vma->vm_end;
-	facts->anonymous = vma_is_anonymous(vma);
+	facts->kind = pvmmap_vma_kind(vma);
 	facts->shared = vma->vm_flags & VM_MAYSHARE;
-	facts->never_copy = vma->vm_flags &
-		(VM_SPECIAL | VM_HUGETLB | VM_DONTCOPY | VM_WIPEONFORK |
-		 VM_DROPPABLE | VM_SHADOW_STACK | __VM_UFFD_FLAGS);
+	facts->special = vma->vm_flags & (VM_SPECIAL | VM_DONTEXPAND);
+	facts->hugetlb = is_vm_hugetlb_page(vma);
+	facts->no_fork_copy = vma->vm_flags & (VM_DONTCOPY | VM_WIPEONFORK);
+	facts->droppable = vma->vm_flags & VM_DROPPABLE;
+	facts->userfaultfd = userfaultfd_armed(vma);
+	facts->shadow_stack = vma->vm_flags & VM_SHADOW_STACK;
 	facts->sealed = vma_is_sealed(vma);
 	return vma;
 }

@@ -16,7 +16,14 @@ mod request;
 mod extent;
 
 #[cfg(test)]
+#[path = "../../mm/process_vm_mmap/policy.rs"]
+mod policy;
+
+#[cfg(test)]
 mod request_tests;
+
+#[cfg(test)]
+mod policy_tests;
 
 #[cfg(test)]
 mod extent_tests;

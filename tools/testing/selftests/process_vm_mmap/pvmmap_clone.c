@@ -708,6 +708,96 @@ TEST(shared_memory_is_refused_for_now)
 	munmap(p, page_size);
 }
 
+static long map_count(void)
+{
+	char line[512];
+	long n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* The [vdso] of this process, from /proc/self/maps; NULL if none. */
+static char *find_vdso(unsigned long *len)
+{
+	unsigned long start, end;
+	char line[256];
+	char *p = NULL;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "[vdso]") &&
+		    sscanf(line, "%lx-%lx", &start, &end) == 2) {
+			p = (char *)start;
+			*len = end - start;
+		}
+	if (f)
+		fclose(f);
+	return p;
+}
+
+/* Kinds of mapping that are refused, each with EOPNOTSUPP and nothing mapped. */
+TEST(refused_kinds)
+{
+	unsigned long len, vlen, maps;
+	char *p, *v;
+	int fd;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	len = 4 * page_size;
+	maps = map_count();
+
+	v = find_vdso(&vlen);
+	if (v) {
+		errno = 0;
+		EXPECT_EQ(NULL, clone_of(getpid(), v, vlen, NULL, 0));
+		EXPECT_EQ(EOPNOTSUPP, errno);
+	}
+
+	p = map_backing(len, SMALL);
+	ASSERT_NE(NULL, p);
+	fill(p, len, 'A');
+	ASSERT_EQ(0, madvise(p + 2 * page_size, 2 * page_size, MADV_DONTFORK));
+	/* A range mixing an allowed and a refused mapping is refused whole. */
+	errno = 0;
+	EXPECT_EQ(NULL, clone_of(getpid(), p, len, NULL, 0));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, madvise(p + 2 * page_size, 2 * page_size, MADV_DOFORK));
+	ASSERT_EQ(0, madvise(p, len, MADV_WIPEONFORK));
+	errno = 0;
+	EXPECT_EQ(NULL, clone_of(getpid(), p, len, NULL, 0));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	munmap(p, len);
+
+	fd = syscall(__NR_memfd_secret, 0);
+	if (fd >= 0) {
+		ASSERT_EQ(0, ftruncate(fd, len));
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			errno = 0;
+			EXPECT_EQ(NULL, clone_of(getpid(), p, len, NULL, 0));
+			EXPECT_EQ(EOPNOTSUPP, errno);
+			munmap(p, len);
+		}
+		close(fd);
+	}
+
+	p = mmap(NULL, PMD_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p != MAP_FAILED) {
+		errno = 0;
+		EXPECT_EQ(NULL, clone_of(getpid(), p, PMD_SIZE, NULL, 0));
+		EXPECT_EQ(EOPNOTSUPP, errno);
+		munmap(p, PMD_SIZE);
+	}
+	EXPECT_EQ(maps, map_count());
+}
+
 /* RLIMIT_AS is the caller's: past it the clone fails and maps nothing. */
 TEST(rlimit_as_is_enomem)
 {
@@ -744,20 +834,6 @@ TEST(rlimit_as_is_enomem)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	munmap(src, len);
-}
-
-static long map_count(void)
-{
-	char line[512];
-	long n = 0;
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n;
 }
 
 /* A "Key: N kB" line of @file (/proc/meminfo, /proc/self/status), or -1. */
