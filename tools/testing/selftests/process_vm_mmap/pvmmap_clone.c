@@ -498,23 +498,49 @@ TEST_F(peer, huge_to_a_non_congruent_address)
 
 /*
  * A clone from one's own process: a large folio must not end up mapped
- * twice in one mm where a write could show through both mappings.
+ * twice in one mm where a write could show through both mappings; nor
+ * when the THP was swapped out, since swap-in may bring it back large.
  */
-TEST(self_clone_of_thp)
+FIXTURE(self_thp)
 {
-	unsigned long len = 2 * PMD_SIZE;
-	char *src, *c;
+	char *src;
+	unsigned long len;
+};
 
+FIXTURE_VARIANT(self_thp)
+{
+	bool swapped;
+};
+
+FIXTURE_VARIANT_ADD(self_thp, resident) { .swapped = false };
+FIXTURE_VARIANT_ADD(self_thp, swapped) { .swapped = true };
+
+FIXTURE_SETUP(self_thp)
+{
 	page_size = sysconf(_SC_PAGESIZE);
-	src = map_backing(len, THP);
-	ASSERT_NE(NULL, src);
-	fill(src, len, 'A');
-	c = clone_of(getpid(), src, len, NULL, 0);
+	self->len = 2 * PMD_SIZE;
+	self->src = map_backing(self->len, THP);
+	ASSERT_NE(NULL, self->src);
+	fill(self->src, self->len, 'A');
+	if (variant->swapped &&
+	    (madvise(self->src, self->len, MADV_PAGEOUT) ||
+	     !swapped_pages(0, (unsigned long)self->src, self->len)))
+		SKIP(return, "nothing was swapped out (no swap, or not root)");
+}
+
+FIXTURE_TEARDOWN(self_thp)
+{
+	munmap(self->src, self->len);
+}
+
+TEST_F(self_thp, clone_stays_apart)
+{
+	char *c = clone_of(getpid(), self->src, self->len, NULL, 0);
+
 	ASSERT_NE(NULL, c);
-	EXPECT_TRUE(holds(c, len, 'A'));
-	EXPECT_TRUE(stay_apart(src, c, len));
-	munmap(c, len);
-	munmap(src, len);
+	EXPECT_TRUE(holds(c, self->len, 'A'));
+	EXPECT_TRUE(stay_apart(self->src, c, self->len));
+	munmap(c, self->len);
 }
 
 /*
@@ -546,32 +572,6 @@ TEST(fork_then_clone_back)
 	EXPECT_TRUE(stay_apart(mine, c, len));
 	munmap(c, len);
 	munmap(mine, len);
-}
-
-/*
- * A swapped-out THP cloned within one process: swap-in may bring back a
- * large folio, which must not end up mapped at both addresses.
- */
-TEST(self_clone_of_swapped_thp)
-{
-	unsigned long len = 2 * PMD_SIZE;
-	char *src, *c;
-
-	page_size = sysconf(_SC_PAGESIZE);
-	src = map_backing(len, THP);
-	ASSERT_NE(NULL, src);
-	fill(src, len, 'A');
-	if (madvise(src, len, MADV_PAGEOUT) ||
-	    !swapped_pages(0, (unsigned long)src, len)) {
-		munmap(src, len);
-		SKIP(return, "nothing was swapped out (no swap, or not root)");
-	}
-	c = clone_of(getpid(), src, len, NULL, 0);
-	ASSERT_NE(NULL, c);
-	EXPECT_TRUE(holds(c, len, 'A'));
-	EXPECT_TRUE(stay_apart(src, c, len));
-	munmap(c, len);
-	munmap(src, len);
 }
 
 /*
