@@ -3,6 +3,8 @@
 #ifndef __SELFTEST_PVMMAP_H
 #define __SELFTEST_PVMMAP_H
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/mman.h>
@@ -36,6 +38,22 @@ static inline long sys_process_vm_mmap(int pid, unsigned long src_addr,
 static inline int sys_pidfd_open(pid_t pid, unsigned int flags)
 {
 	return syscall(__NR_pidfd_open, pid, flags);
+}
+
+/*
+ * Fork a child that only waits to be killed (and dies with its parent,
+ * whatever happens to the test); returns its pid.
+ */
+static inline pid_t fork_waiter(void)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	return child;
 }
 
 #endif /* __SELFTEST_PVMMAP_H */

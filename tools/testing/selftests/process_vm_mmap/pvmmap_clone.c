@@ -558,13 +558,8 @@ TEST(fork_then_clone_back)
 	mine = map_backing(len, THP);
 	ASSERT_NE(NULL, mine);
 	fill(mine, len, 'A');
-	b = fork();
+	b = fork_waiter();
 	ASSERT_GE(b, 0);
-	if (b == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pause();
-		_exit(0);
-	}
 	c = clone_of(b, mine, len, NULL, 0);
 	ASSERT_NE(NULL, c);
 	kill(b, SIGKILL);
@@ -590,13 +585,8 @@ TEST(clone_to_the_same_address_as_in_a_fork_child)
 	x = map_backing(len, THP);
 	ASSERT_NE(NULL, x);
 	fill(x, len, 'A');
-	b = fork();
+	b = fork_waiter();
 	ASSERT_GE(b, 0);
-	if (b == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pause();
-		_exit(0);
-	}
 	y = mremap(x, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 		   map_backing(len, THP));
 	ASSERT_NE(MAP_FAILED, y);

@@ -66,18 +66,6 @@ static void __attribute__((constructor)) require_syscall(void)
 		ksft_exit_skip("process_vm_mmap() is not available (CONFIG_PROCESS_VM_MMAP)\n");
 }
 
-/* A child that waits to be killed dies with its parent, whatever happens. */
-static pid_t fork_waiter(void)
-{
-	pid_t child = fork();
-
-	if (child == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pause();
-		_exit(0);
-	}
-	return child;
-}
 
 FIXTURE(args)
 {
