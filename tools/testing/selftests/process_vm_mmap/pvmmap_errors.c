@@ -66,7 +66,6 @@ static void __attribute__((constructor)) require_syscall(void)
 		ksft_exit_skip("process_vm_mmap() is not available (CONFIG_PROCESS_VM_MMAP)\n");
 }
 
-
 FIXTURE(args)
 {
 	char *buf;		/* four pages of 0x5a */
