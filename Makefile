@@ -47,9 +47,9 @@ fmt:
 	  $$(git ls-files 'mm/*.rs' 'rust/*.rs')
 	@cargo fmt --all
 
-lint: setup
+lint: series
 	@echo "== lint (rustfmt, checkpatch --strict)"
-	@build/lint.sh
+	@SERIES_DIR=$(OUTDIR)/series build/lint.sh
 
 series: setup
 	@echo "== series export (git format-patch, git am check)"
@@ -68,7 +68,7 @@ vm-test: setup
 
 check: setup
 	@start=$$(date +%s); \
-	$(MAKE) -s host-test lint series config vm-test FLAVOUR=test; \
+	$(MAKE) -s host-test series lint config vm-test FLAVOUR=test; \
 	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
 
 run: setup

@@ -34,9 +34,14 @@ if ! (cd "$ROOT" && cargo fmt --all --check); then
 	fail=1
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-python3 "$ROOT/build/series.py" export "$PRISTINE" "$tmp" >/dev/null
+# The exported series: the one `make series` wrote (SERIES_DIR), or a fresh
+# export when run alone.
+tmp=${SERIES_DIR:-}
+if [ -z "$tmp" ]; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	python3 "$ROOT/build/series.py" export "$PRISTINE" "$tmp" >/dev/null
+fi
 for p in "$tmp"/0*.patch; do
 	case "$p" in */0000-cover-letter.patch) continue ;; esac
 	# A selftest must compare errno with ENOSYS to skip on kernels

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/mman.h>
 
@@ -54,6 +55,13 @@ static inline pid_t fork_waiter(void)
 		_exit(0);
 	}
 	return child;
+}
+
+/* Kill @child and wait for it. */
+static inline void reap(pid_t child)
+{
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
 }
 
 #endif /* __SELFTEST_PVMMAP_H */

@@ -254,8 +254,7 @@ static int peer_do(struct peer *p, char cmd, char version)
 
 static void peer_stop(struct peer *p)
 {
-	kill(p->pid, SIGKILL);
-	waitpid(p->pid, NULL, 0);
+	reap(p->pid);
 	close(p->cmd);
 	close(p->ack);
 }
@@ -562,8 +561,7 @@ TEST(fork_then_clone_back)
 	ASSERT_GE(b, 0);
 	c = clone_of(b, mine, len, NULL, 0);
 	ASSERT_NE(NULL, c);
-	kill(b, SIGKILL);
-	waitpid(b, NULL, 0);
+	reap(b);
 	EXPECT_TRUE(stay_apart(mine, c, len));
 	munmap(c, len);
 	munmap(mine, len);
@@ -592,8 +590,7 @@ TEST(clone_to_the_same_address_as_in_a_fork_child)
 	ASSERT_NE(MAP_FAILED, y);
 	c = clone_of(b, x, len, x, PVMMAP_FIXED_NOREPLACE);
 	ASSERT_EQ(x, c);
-	kill(b, SIGKILL);
-	waitpid(b, NULL, 0);
+	reap(b);
 	EXPECT_TRUE(stay_apart(y, c, len));
 	munmap(c, len);
 	munmap(y, len);

@@ -198,8 +198,7 @@ TEST_F(args, fixed_overlap_only_checked_in_same_mm)
 	ASSERT_GE(child, 0);
 	err = call_errno(child, self->src, self->len, self->src, PVMMAP_FIXED);
 	EXPECT_EQ(CHECKS_PASSED, err);
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	reap(child);
 }
 
 TEST(pidfd_not_a_pidfd)
@@ -388,18 +387,11 @@ static pid_t target_as_uid(uid_t uid, bool dumpable, unsigned long *addr)
 	}
 	close(pipefd[1]);
 	if (child > 0 && read(pipefd[0], addr, sizeof(*addr)) != sizeof(*addr)) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		reap(child);
 		child = -1;
 	}
 	close(pipefd[0]);
 	return child;
-}
-
-static void reap(pid_t child)
-{
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
 }
 
 TEST(another_uid_is_refused)
