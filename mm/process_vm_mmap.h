@@ -13,6 +13,7 @@
 #include <linux/mman.h>
 #include <linux/types.h>
 
+struct file;
 struct mm_struct;
 struct vm_area_struct;
 
@@ -32,6 +33,8 @@ struct pvmmap_vma_facts {
 	unsigned long start;
 	unsigned long end;
 	enum pvmmap_vma_kind kind;
+	struct file *file;	/* the mapped file, or NULL */
+	unsigned long prot;	/* PROT_READ, PROT_WRITE, PROT_EXEC */
 	bool shared;		/* VM_MAYSHARE */
 	bool special;		/* VM_PFNMAP, VM_IO, VM_MIXEDMAP, VM_DONTEXPAND */
 	bool hugetlb;		/* VM_HUGETLB */
@@ -40,12 +43,16 @@ struct pvmmap_vma_facts {
 	bool userfaultfd;	/* registered with userfaultfd */
 	bool shadow_stack;	/* VM_SHADOW_STACK */
 	bool sealed;		/* mseal()ed */
+	bool write_sealed;	/* memfd seals forbid this mapping anew */
 };
 
 unsigned long pvmmap_task_size(void);
 struct vm_area_struct *pvmmap_vma_facts(struct mm_struct *mm,
 					unsigned long addr,
 					struct pvmmap_vma_facts *facts);
+bool pvmmap_in_gate_area(struct mm_struct *mm, unsigned long addr);
+int pvmmap_security_mmap(struct file *file, unsigned long prot, bool shared);
+bool pvmmap_dst_denies_exec(void);
 int pvmmap_lock_src_vma(struct vm_area_struct *vma);
 unsigned long pvmmap_dst_area(unsigned long src, unsigned long len,
 			      unsigned long hint);
@@ -53,6 +60,7 @@ int pvmmap_dst_fixed(unsigned long addr, unsigned long len, bool replace);
 struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 					unsigned long start, unsigned long end,
 					unsigned long dst);
+void pvmmap_clone_done(struct vm_area_struct *vma);
 int pvmmap_copy_extent(struct vm_area_struct *dst_vma,
 		       struct vm_area_struct *src_vma, unsigned long dst,
 		       unsigned long src, unsigned long len, bool whole_pmd);

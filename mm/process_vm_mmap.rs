@@ -10,11 +10,13 @@
 //!    gate of `process_vm_writev(2)`;
 //! 3. check what needs the target's address space: the end of the source range, and whether
 //!    an exact destination overlaps the source in the same address space;
-//! 4. lock both address spaces ([`LockedPair`]) and check every source mapping before
+//! 4. ask the LSMs whether the caller may map what the source range maps, without locks
+//!    ([`approve`]);
+//! 5. lock both address spaces ([`LockedPair`]) and check every source mapping before
 //!    anything changes ([`sources`]);
-//! 5. place the destination, create one destination VMA per source piece and copy the page
+//! 6. place the destination, create one destination VMA per source piece and copy the page
 //!    tables extent by extent ([`extent`]); on failure, unmap what was created;
-//! 6. with `PVMMAP_MOVE`, unmap the source range.
+//! 7. with `PVMMAP_MOVE`, unmap the source range.
 //!
 //! Every reference and lock taken on the way is owned by a value released when it goes out of
 //! scope, so no path returns with one held.
@@ -26,6 +28,7 @@ const __LOG_PREFIX: &[u8] = b"process_vm_mmap\0";
 
 use kernel::{
     bindings,
+    fs::File,
     mm::{MmWithUser, MmapWritePairGuard},
     page::PAGE_SIZE,
     prelude::*,
@@ -52,6 +55,7 @@ const _: () = {
     assert!(request::PVMMAP_MOVE == bindings::PVMMAP_MOVE as usize);
     assert!(request::EINVAL as u32 == bindings::EINVAL);
     assert!(policy::EPERM as u32 == bindings::EPERM);
+    assert!(policy::EACCES as u32 == bindings::EACCES);
     assert!(policy::EOPNOTSUPP as u32 == bindings::EOPNOTSUPP);
 };
 
@@ -87,6 +91,8 @@ fn policy_facts(f: &bindings::pvmmap_vma_facts) -> policy::Facts {
         userfaultfd: f.userfaultfd,
         shadow_stack: f.shadow_stack,
         sealed: f.sealed,
+        exec: f.prot & bindings::PROT_EXEC as c_ulong != 0,
+        write_sealed: f.write_sealed,
     }
 }
 
@@ -153,34 +159,129 @@ struct Piece<'a> {
     _locked: PhantomData<&'a LockedPair<'a>>,
 }
 
-/// Looks at every mapping of `[req.src, req.src + req.len)` and returns the pieces to clone,
-/// or the error the contract names: `EFAULT` for a hole, and what [`policy::decide`] says.
-fn sources<'a>(mms: &'a LockedPair<'a>, req: &Request) -> Result<KVec<Piece<'a>>> {
-    let mut pieces = KVec::new();
+/// Calls `f` for each mapping of the source range `[req.src, req.src + req.len)` with the
+/// part of it the range covers, in order; a hole is `EFAULT`.
+///
+/// # Safety
+///
+/// The mmap lock of `mm` must be held (read or write) for the whole call.
+unsafe fn walk_sources(
+    mm: &MmWithUser,
+    req: &Request,
+    mut f: impl FnMut(*mut bindings::vm_area_struct, &bindings::pvmmap_vma_facts, usize, usize) -> Result,
+) -> Result {
     let end = req.src + req.len;
     let mut addr = req.src;
     while addr < end {
         let mut facts = bindings::pvmmap_vma_facts::default();
-        // SAFETY: The source mm is locked for write by `mms`; `facts` is valid for writes.
-        let vma = unsafe { bindings::pvmmap_vma_facts(mms.src.as_raw(), addr, &mut facts) };
+        // SAFETY: The mmap lock is held (function precondition); `facts` is valid for writes.
+        let vma = unsafe { bindings::pvmmap_vma_facts(mm.as_raw(), addr, &mut facts) };
         if vma.is_null() {
             return Err(EFAULT);
         }
-        policy::decide(&policy_facts(&facts), req.move_source)?;
         let piece_end = facts.end.min(end);
-        // INVARIANT: `vma` covers `[addr, piece_end)` and the source mm is locked.
-        pieces.push(
-            Piece {
-                vma,
-                start: addr,
-                end: piece_end,
-                _locked: PhantomData,
-            },
-            GFP_KERNEL,
-        )?;
+        f(vma, &facts, addr, piece_end)?;
         addr = piece_end;
     }
-    Ok(pieces)
+    Ok(())
+}
+
+/// A file (or anonymous memory) and the protection with which the LSMs let the caller map it.
+struct Grant {
+    /// Owned, so that the pointer compared under the locks cannot be a reused one.
+    file: Option<ARef<File>>,
+    prot: c_ulong,
+    shared: bool,
+}
+
+/// What the LSMs approved before the locks were taken.
+///
+/// `security_mmap_file()` runs without the mmap lock (LSMs take locks that nest outside it),
+/// so the source is looked at twice: once under its read lock to ask, once under both write
+/// locks to clone; a mapping found the second time that was not approved the first time
+/// means the source changed in between ([`sources`] then says so).
+struct Grants(KVec<Grant>);
+
+impl Grants {
+    fn covers(&self, facts: &bindings::pvmmap_vma_facts) -> bool {
+        self.0.iter().any(|g| {
+            let file = g.file.as_ref().map_or(core::ptr::null_mut(), |f| f.as_ptr());
+            file == facts.file && g.prot == facts.prot && g.shared == facts.shared
+        })
+    }
+}
+
+/// Checks every source mapping against the policy and asks the LSMs about each distinct
+/// (file, protection, sharing) of the source range, as `mmap(2)` would for the clone.
+fn approve(src: &MmWithUser, req: &Request, ctx: &policy::Context) -> Result<Grants> {
+    let mut grants = Grants(KVec::new());
+    let mut ask = |facts: &bindings::pvmmap_vma_facts| -> Result {
+        policy::decide(&policy_facts(facts), ctx)?;
+        if grants.covers(facts) {
+            return Ok(());
+        }
+        let file = if facts.file.is_null() {
+            None
+        } else {
+            // SAFETY: The VMA holds a reference to its file and the mmap lock keeps the VMA; a
+            // file mapped by a VMA has more than one reference whenever it is also in a file
+            // table, so `fdget_pos()` on it takes `f_pos_lock`.
+            Some(ARef::from(unsafe { File::from_raw_file(facts.file) }))
+        };
+        let grant = Grant {
+            file,
+            prot: facts.prot,
+            shared: facts.shared,
+        };
+        grants.0.push(grant, GFP_KERNEL)?;
+        Ok(())
+    };
+    {
+        let _lock = src.mmap_read_lock();
+        // SAFETY: The mmap read lock of `src` is held until the end of the block.
+        unsafe { walk_sources(src, req, |_, facts, _, _| ask(facts)) }?;
+    }
+    for g in grants.0.iter() {
+        let file = g.file.as_ref().map_or(core::ptr::null_mut(), |f| f.as_ptr());
+        // SAFETY: `file` is null or a file `g` holds a reference to; no mmap lock is held.
+        errno_result(unsafe { bindings::pvmmap_security_mmap(file, g.prot, g.shared) })?;
+    }
+    Ok(grants)
+}
+
+/// The source changed between [`approve`] and [`sources`].
+struct Changed;
+
+/// Looks at every mapping of the source range under the locks and returns the pieces to
+/// clone, or the error the contract names: `EFAULT` for a hole, and what [`policy::decide`]
+/// says; `Ok(Err(Changed))` for a mapping the LSMs were not asked about.
+fn sources<'a>(
+    mms: &'a LockedPair<'a>,
+    req: &Request,
+    ctx: &policy::Context,
+    grants: &Grants,
+) -> Result<core::result::Result<KVec<Piece<'a>>, Changed>> {
+    let mut pieces = KVec::new();
+    let mut changed = false;
+    let mut take = |vma, facts: &bindings::pvmmap_vma_facts, start, end| -> Result {
+        policy::decide(&policy_facts(facts), ctx)?;
+        if !grants.covers(facts) {
+            changed = true;
+            return Ok(());
+        }
+        // INVARIANT: `vma` covers `[start, end)` and the source mm is locked.
+        let piece = Piece {
+            vma,
+            start,
+            end,
+            _locked: PhantomData,
+        };
+        pieces.push(piece, GFP_KERNEL)?;
+        Ok(())
+    };
+    // SAFETY: The source mm is locked for write by `mms`.
+    unsafe { walk_sources(mms.src, req, &mut take) }?;
+    Ok(if changed { Err(Changed) } else { Ok(pieces) })
 }
 
 /// Chooses or prepares the destination range in the caller's mm and returns its start; the
@@ -240,8 +341,15 @@ fn clone_piece(piece: &Piece<'_>, dst: usize) -> Result {
         errno_result(unsafe {
             bindings::pvmmap_copy_extent(dst_vma, piece.vma, e.dst, e.src, e.len, e.whole_pmd)
         })
-    })
+    })?;
+    // SAFETY: `dst_vma` is linked in the caller's mm, locked for write, its tables copied.
+    unsafe { bindings::pvmmap_clone_done(dst_vma) };
+    Ok(())
 }
+
+/// How many times the source may change between [`approve`] and [`sources`] before the call
+/// gives up with `EAGAIN`.
+const ATTEMPTS: usize = 3;
 
 fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -> Result<usize> {
     let limits = Limits {
@@ -253,25 +361,59 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
 
     let task = find_target(req.target)?;
     let src_mm = access_mm(&task)?;
+    // The vsyscall page is a mapping without a VMA above `TASK_SIZE`: a kind that cannot be
+    // cloned, not a range out of bounds.
+    // SAFETY: `src_mm` has users; `in_gate_area()` only compares the address.
+    if unsafe { bindings::pvmmap_in_gate_area(src_mm.as_raw(), req.src) } {
+        return Err(policy::Refusal::Kind.into());
+    }
     // SAFETY: `task_size` is set when the mm is set up for exec and not changed while the mm has
     // users; `src_mm` holds one.
     req.check_source_end(unsafe { (*src_mm.as_raw()).__bindgen_anon_1.task_size })?;
     let current = current!();
     let dst_mm = current.mm().ok_or(ESRCH)?;
+    let ctx = policy::Context {
+        move_source: req.move_source,
+        // SAFETY: Reads a flag of the current mm; no precondition.
+        deny_exec: unsafe { bindings::pvmmap_dst_denies_exec() },
+    };
 
-    let mms = LockedPair::lock(&src_mm, dst_mm)?;
+    for _ in 0..ATTEMPTS {
+        let grants = approve(&src_mm, &req, &ctx)?;
+        let mms = LockedPair::lock(&src_mm, dst_mm)?;
+        if let Some(ret) = clone_locked(&mms, &req, &ctx, &grants)? {
+            return Ok(ret);
+        }
+    }
+    Err(EAGAIN)
+}
+
+/// Does the clone under both locks; `Ok(None)` if the source changed since [`approve`] (nothing
+/// was changed then).
+fn clone_locked(
+    mms: &LockedPair<'_>,
+    req: &Request,
+    ctx: &policy::Context,
+    grants: &Grants,
+) -> Result<Option<usize>> {
     if mms.same_mm() {
         req.check_same_mm()?;
     }
     // Every source mapping is checked before anything changes.
-    sources(&mms, &req)?;
-    let start = place(&mms, &req)?;
+    if sources(mms, req, ctx, grants)?.is_err() {
+        return Ok(None);
+    }
+    let start = place(mms, req)?;
     // Placing may have unmapped parts of the caller's mm, which can be the source's: look at
-    // the source again for the pointers to copy from.
-    let pieces = sources(&mms, &req)?;
+    // the source again for the pointers to copy from. Nothing the LSMs did not see can have
+    // appeared: both locks are held.
+    let Ok(pieces) = sources(mms, req, ctx, grants)? else {
+        return Err(EAGAIN);
+    };
     // From the first write-protected source PTE on, the source TLB must be flushed before its
     // lock is dropped, whatever happens: stale writable entries would let the source write to
-    // pages the clone shares. Declared after `mms`, it is dropped before the locks are.
+    // pages the clone shares. Dropped when this function returns, before the caller drops the
+    // locks.
     let _flush = FlushOnDrop(mms.src);
     for piece in pieces.iter() {
         if let Err(e) = clone_piece(piece, start + (piece.start - req.src)) {
@@ -290,7 +432,7 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
             return Err(e);
         }
     }
-    Ok(start)
+    Ok(Some(start))
 }
 
 /// The Rust half of `sys_process_vm_mmap()`.

@@ -7,6 +7,7 @@
  */
 
 #include <linux/mm.h>
+#include <linux/memfd.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mempolicy.h>
@@ -14,6 +15,7 @@
 #include <linux/secretmem.h>
 #include <linux/security.h>
 #include <linux/syscalls.h>
+#include <linux/uprobes.h>
 #include <linux/userfaultfd_k.h>
 #include <asm/tlbflush.h>
 
@@ -59,9 +61,28 @@ static enum pvmmap_vma_kind pvmmap_vma_kind(struct vm_area_struct *vma)
 	return PVMMAP_VMA_OTHER;
 }
 
+/*
+ * Whether the seals of the memfd mapped by @vma forbid a new mapping with
+ * its flags: a shared writable mapping of a write-sealed memfd.
+ */
+static bool pvmmap_write_sealed(struct vm_area_struct *vma)
+{
+	vma_flags_t flags = vma->flags;
+
+	return vma->vm_file && memfd_check_seals_mmap(vma->vm_file, &flags);
+}
+
+/* The PROT_* bits of @vma, as mmap(2) would have been asked for them. */
+static unsigned long pvmmap_vma_prot(struct vm_area_struct *vma)
+{
+	return (vma_test(vma, VMA_READ_BIT) ? PROT_READ : 0) |
+	       (vma_test(vma, VMA_WRITE_BIT) ? PROT_WRITE : 0) |
+	       (vma_test(vma, VMA_EXEC_BIT) ? PROT_EXEC : 0);
+}
+
 /**
  * pvmmap_vma_facts() - Describe the VMA of @mm that contains @addr.
- * @mm: the source mm, mmap lock held for write
+ * @mm: the source mm, mmap lock held
  * @addr: an address in the source range
  * @facts: filled in when a VMA contains @addr
  *
@@ -82,6 +103,8 @@ struct vm_area_struct *pvmmap_vma_facts(struct mm_struct *mm,
 	facts->start = vma->vm_start;
 	facts->end = vma->vm_end;
 	facts->kind = pvmmap_vma_kind(vma);
+	facts->file = vma->vm_file;
+	facts->prot = pvmmap_vma_prot(vma);
 	facts->shared = vma->vm_flags & VM_MAYSHARE;
 	facts->special = vma->vm_flags & (VM_SPECIAL | VM_DONTEXPAND);
 	facts->hugetlb = is_vm_hugetlb_page(vma);
@@ -90,7 +113,57 @@ struct vm_area_struct *pvmmap_vma_facts(struct mm_struct *mm,
 	facts->userfaultfd = userfaultfd_armed(vma);
 	facts->shadow_stack = vma->vm_flags & VM_SHADOW_STACK;
 	facts->sealed = vma_is_sealed(vma);
+	facts->write_sealed = pvmmap_write_sealed(vma);
 	return vma;
+}
+
+/**
+ * pvmmap_in_gate_area() - Whether @addr is in the gate area of @mm.
+ * @mm: the source mm
+ * @addr: a user address
+ *
+ * The gate area (x86's vsyscall page) is mapped in every process but has no
+ * VMA, and lies above TASK_SIZE.
+ *
+ * Return: true if it is.
+ */
+bool pvmmap_in_gate_area(struct mm_struct *mm, unsigned long addr)
+{
+	return in_gate_area(mm, addr);
+}
+
+/**
+ * pvmmap_security_mmap() - Ask the LSMs whether the caller may map a file.
+ * @file: the file a source mapping maps (for shared anonymous memory, its
+ *	shmem file), or NULL for anonymous memory
+ * @prot: the PROT_* bits of the source mapping
+ * @shared: whether it is a shared mapping
+ *
+ * The clone is a new mapping of @file in the caller, as mmap(2) would have
+ * made it.  Called with no mmap lock held, as mmap(2) calls the hook.
+ *
+ * Return: 0, or the negative errno of the refusal.
+ */
+int pvmmap_security_mmap(struct file *file, unsigned long prot, bool shared)
+{
+	unsigned long flags = shared ? MAP_SHARED : MAP_PRIVATE;
+
+	if (!file)
+		flags |= MAP_ANONYMOUS;
+	return security_mmap_file(file, prot, flags);
+}
+
+/**
+ * pvmmap_dst_denies_exec() - Whether the caller refuses new executable code.
+ *
+ * Memory-Deny-Write-Execute (prctl(PR_SET_MDWE)): a clone brings in code
+ * that another process may have written, so no executable clone at all.
+ *
+ * Return: true if the current mm has MDWE.
+ */
+bool pvmmap_dst_denies_exec(void)
+{
+	return mm_flags_test(MMF_HAS_MDWE, current->mm);
 }
 
 /**
@@ -154,9 +227,12 @@ int pvmmap_dst_fixed(unsigned long addr, unsigned long len, bool replace)
  * the current mm: the map count, RLIMIT_AS and overcommit limits; the page
  * offsets that rmap needs (file and anon) follow the piece; the anon_vma is
  * forked from the source's; mlock, userfaultfd, seals and KSM merging are
- * not inherited.  The page tables are not copied.
+ * not inherited.  A shared mapping of a file holds off write seals as
+ * mmap(2) does, and a read-only one of a write-sealed memfd cannot be made
+ * writable.  The page tables are not copied.
  *
- * Return: the new VMA, or an ERR_PTR: -ENOMEM for any limit or allocation.
+ * Return: the new VMA, or an ERR_PTR: -EPERM if the memfd was write-sealed
+ * since pvmmap_vma_facts(), -ENOMEM for any limit or allocation.
  */
 struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 					unsigned long start, unsigned long end,
@@ -166,7 +242,9 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	unsigned long pages = (end - start) >> PAGE_SHIFT;
 	pgoff_t delta = (start - src_vma->vm_start) >> PAGE_SHIFT;
 	struct vm_area_struct *vma;
-	bool charged = false;
+	struct file *file = src_vma->vm_file;
+	bool charged = false, writable = false;
+	int err = -ENOMEM;
 
 	if (mm->map_count >= get_sysctl_max_map_count())
 		return ERR_PTR(-ENOMEM);
@@ -185,6 +263,13 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	/* A new mapping for soft-dirty trackers, as after mmap(). */
 	__vm_flags_mod(vma, VM_SOFTDIRTY, VM_LOCKED_MASK | __VM_UFFD_FLAGS |
 		       VM_SEALED | VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP);
+	if (file) {
+		/* Seals may have been added since the facts were taken. */
+		err = memfd_check_seals_mmap(file, &vma->flags);
+		if (err)
+			goto free;
+		err = -ENOMEM;
+	}
 	/* RLIMIT_AS and RLIMIT_DATA, with the flags the clone has. */
 	if (!may_expand_vm(mm, &vma->flags, pages))
 		goto free;
@@ -203,17 +288,31 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	if (anon_vma_fork(vma, src_vma))
 		goto free_policy;
 	vma_set_page_prot(vma);
-	if (vma->vm_file)
-		get_file(vma->vm_file);
-	if (vma_link(mm, vma))
+	/* As mmap_region(): no write seal between the check and the link. */
+	if (file && vma_is_shared_maywrite(vma)) {
+		err = mapping_map_writable(file->f_mapping);
+		if (err)
+			goto unlink_anon;
+		writable = true;
+	}
+	if (file)
+		get_file(file);
+	err = vma_link(mm, vma);
+	if (writable)
+		mapping_unmap_writable(file->f_mapping);
+	if (err)
 		goto put_file;
+	/* As dup_mmap(): from here on, unmapping it calls ->close(). */
+	if (vma->vm_ops && vma->vm_ops->open)
+		vma->vm_ops->open(vma);
 	vm_stat_account(mm, vma->vm_flags, pages);
 	perf_event_mmap(vma);
 	return vma;
 
 put_file:
-	if (vma->vm_file)
-		fput(vma->vm_file);
+	if (file)
+		fput(file);
+unlink_anon:
 	unlink_anon_vmas(vma);
 free_policy:
 	mpol_put(vma_policy(vma));
@@ -222,7 +321,21 @@ free:
 unacct:
 	if (charged)
 		vm_unacct_memory(pages);
-	return ERR_PTR(-ENOMEM);
+	return ERR_PTR(err);
+}
+
+/**
+ * pvmmap_clone_done() - Finish a destination VMA whose page tables are copied.
+ * @vma: from pvmmap_clone_vma()
+ *
+ * Installs the breakpoints of registered uprobes in a file mapping, as
+ * mmap(2) does; after the copy, which expects empty page tables.  A uprobe
+ * registered meanwhile waits for the caller's mmap lock and then finds the
+ * VMA.
+ */
+void pvmmap_clone_done(struct vm_area_struct *vma)
+{
+	uprobe_mmap(vma);
 }
 
 /**

@@ -43,6 +43,20 @@ pub(crate) struct Facts {
     pub(crate) shadow_stack: bool,
     /// Sealed with `mseal()`.
     pub(crate) sealed: bool,
+    /// `VM_EXEC`.
+    pub(crate) exec: bool,
+    /// The memfd's seals (`F_SEAL_WRITE`, `F_SEAL_FUTURE_WRITE`) forbid mapping it anew with
+    /// these flags: a shared writable mapping.
+    pub(crate) write_sealed: bool,
+}
+
+/// What the call asks for, and of whom, beyond the mapping itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Context {
+    /// `PVMMAP_MOVE`: the source mapping is unmapped after the clone.
+    pub(crate) move_source: bool,
+    /// The caller has Memory-Deny-Write-Execute (`PR_SET_MDWE`).
+    pub(crate) deny_exec: bool,
 }
 
 /// Why a mapping cannot be cloned.
@@ -64,19 +78,28 @@ pub(crate) enum Refusal {
     ShadowStack,
     /// `PVMMAP_MOVE` would unmap a sealed mapping.
     SealedMove,
+    /// A shared writable mapping of a write-sealed memfd.
+    WriteSealed,
+    /// Executable memory into a caller with Memory-Deny-Write-Execute.
+    ExecDenied,
 }
 
-/// `EPERM` and `EOPNOTSUPP`, the errnos of the refusals.
+/// `EPERM`, `EACCES` and `EOPNOTSUPP`, the errnos of the refusals.
 pub(crate) const EPERM: i32 = 1;
+/// See [`EPERM`].
+pub(crate) const EACCES: i32 = 13;
 /// See [`EPERM`].
 pub(crate) const EOPNOTSUPP: i32 = 95;
 
 impl Refusal {
-    /// The errno the user sees (positive): `EPERM` for a sealed move, as `munmap()` says for
-    /// sealed mappings; `EOPNOTSUPP` for every kind of mapping that cannot be cloned.
+    /// The errno the user sees (positive). `EOPNOTSUPP` for every kind of mapping that cannot
+    /// be cloned; where a mapping of a kind that can be cloned is refused for what it is
+    /// asked to become, the errno `munmap(2)` and `mmap(2)` give for the same thing: `EPERM`
+    /// for a sealed move and for a write-sealed memfd, `EACCES` under MDWE.
     pub(crate) const fn errno(self) -> i32 {
         match self {
-            Refusal::SealedMove => EPERM,
+            Refusal::SealedMove | Refusal::WriteSealed => EPERM,
+            Refusal::ExecDenied => EACCES,
             _ => EOPNOTSUPP,
         }
     }
@@ -85,9 +108,12 @@ impl Refusal {
 /// Decides whether a source mapping with these facts can be cloned (and, with
 /// `PVMMAP_MOVE`, moved away).
 ///
-/// This version clones private anonymous memory only; shmem and page-cache files are known
-/// kinds that it refuses until the copier handles them.
-pub(crate) fn decide(f: &Facts, move_source: bool) -> Result<(), Refusal> {
+/// Three kinds can: private anonymous memory, shmem (shared or private: `MAP_SHARED`
+/// anonymous memory, memfd, tmpfs) and regular page-cache files. The clone always drops what
+/// belongs to the source's owner (mlock, userfaultfd, seals, KSM merging, growsdown); a
+/// read-only shared clone of a write-sealed memfd also drops `VM_MAYWRITE`, as `mmap(2)`
+/// does. `pvmmap_clone_vma()` applies these.
+pub(crate) fn decide(f: &Facts, ctx: &Context) -> Result<(), Refusal> {
     if f.special {
         return Err(Refusal::Special);
     }
@@ -107,10 +133,17 @@ pub(crate) fn decide(f: &Facts, move_source: bool) -> Result<(), Refusal> {
         return Err(Refusal::ShadowStack);
     }
     match (f.kind, f.shared) {
-        (Kind::Anonymous, false) => {}
+        // Shared anonymous memory is shmem; a shared "anonymous" VMA is not one we know.
+        (Kind::Anonymous, false) | (Kind::Shmem, _) | (Kind::PageCacheFile, _) => {}
         _ => return Err(Refusal::Kind),
     }
-    if move_source && f.sealed {
+    if f.shared && f.write_sealed {
+        return Err(Refusal::WriteSealed);
+    }
+    if ctx.deny_exec && f.exec {
+        return Err(Refusal::ExecDenied);
+    }
+    if ctx.move_source && f.sealed {
         return Err(Refusal::SealedMove);
     }
     Ok(())
