@@ -45,7 +45,8 @@ PATCHDIR = os.path.join(ROOT, "patches")
 KERNEL_DIRS = ("arch", "Documentation", "include", "kernel", "mm", "rust",
                "scripts", "tools")
 # Files under the kernel dirs that are not part of the series.
-NOT_SERIES = ("tools/pvmmap/",)
+# The userspace Rust crate lives in the repository, not in the kernel series.
+NOT_SERIES = ("tools/process_vm_mmap/",)
 
 
 def die(msg):

@@ -5,7 +5,9 @@
 #
 # Boot the kernel of BUILD_DIR with INITRAMFS in QEMU, with pvmmap.mode=MODE
 # (see build/guest-init), and leave the kernel console in LOGDIR/console.log
-# and what the guest's programs printed in LOGDIR/output.log.
+# and what the guest's programs printed in LOGDIR/output.log.  A fresh ext4
+# image (LOGDIR/disk.img) is the guest's virtio disk: a real block
+# filesystem for the page-cache file tests.
 #
 # TCG by default: /dev/kvm on these machines is not hardware
 # virtualisation.  ACCEL=kvm asks for KVM where it works.
@@ -29,6 +31,8 @@ kvm) accel=(-accel kvm -cpu host) ;;
 *) log "ACCEL is tcg or kvm"; exit 1 ;;
 esac
 
+# Sparse; made anew each run so that no run sees another's files.
+mkfs.ext4 -q -F "$LOGDIR/disk.img" 256M
 log "booting ($ACCEL, $VM_CPUS cpus, $VM_MEM, mode $MODE, timeout ${VM_TIMEOUT}s)"
 start=$(date +%s.%N)
 rc=0
@@ -36,6 +40,7 @@ timeout --foreground -k 10 "$VM_TIMEOUT" \
 	qemu-system-x86_64 "${accel[@]}" -smp "$VM_CPUS" -m "$VM_MEM" \
 	-nographic -no-reboot -nodefaults \
 	-kernel "$OUT/arch/x86/boot/bzImage" -initrd "$INITRD" \
+	-drive "file=$LOGDIR/disk.img,if=virtio,format=raw" \
 	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=0 loglevel=7 pvmmap.mode=$MODE" \
 	-serial "file:$LOGDIR/console.log" -serial "file:$LOGDIR/output.log" \
 	</dev/null || rc=$?
