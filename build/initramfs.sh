@@ -34,6 +34,11 @@ if ! LDFLAGS=-static make -s -C "$SRC/tools/testing/selftests" O="$OUT" \
 	log "kselftest build failed"
 	exit 1
 fi
+# The selftests' make keeps going past a target that fails to build.
+if grep -E 'error:|\*\*\* .*Error [0-9]' "$OUT/kselftest.log" >&2; then
+	log "kselftest build failed (see above)"
+	exit 1
+fi
 if grep -i 'warning' "$OUT/kselftest.log" | grep process_vm_mmap >&2; then
 	log "kselftest build has warnings (see above)"
 	exit 1

@@ -333,10 +333,11 @@ TEST_F(shared, keeps_protection_sharing_and_file)
 	ASSERT_TRUE(maps_line(0, (unsigned long)c, line, sizeof(line)));
 	EXPECT_NE(NULL, strstr(line, " r--s "));
 	/* A new MAP_SHARED anonymous mapping is a new, zeroed object. */
-	if (self->fd >= 0)
+	if (self->fd >= 0) {
 		EXPECT_TRUE(holds(c, self->len, 'F'));
-	else
+	} else {
 		EXPECT_EQ(0, c[self->len - 1]);
+	}
 	munmap(c, self->len);
 	munmap(ro, self->len);
 }
