@@ -59,6 +59,9 @@ const _: () = {
     assert!(policy::EOPNOTSUPP as u32 == bindings::EOPNOTSUPP);
 };
 
+/// What C tells about a source VMA.
+type VmaFacts = bindings::pvmmap_vma_facts;
+
 /// The size a PMD maps: the unit in which the walker cuts the copy.
 const PMD_SIZE: usize = 1 << bindings::PMD_SHIFT;
 
@@ -75,7 +78,7 @@ impl From<policy::Refusal> for Error {
 }
 
 /// The facts of a source VMA as the pure policy takes them.
-fn policy_facts(f: &bindings::pvmmap_vma_facts) -> policy::Facts {
+fn policy_facts(f: &VmaFacts) -> policy::Facts {
     policy::Facts {
         kind: match f.kind {
             bindings::pvmmap_vma_kind_PVMMAP_VMA_ANONYMOUS => policy::Kind::Anonymous,
@@ -168,12 +171,12 @@ struct Piece<'a> {
 unsafe fn walk_sources(
     mm: &MmWithUser,
     req: &Request,
-    mut f: impl FnMut(*mut bindings::vm_area_struct, &bindings::pvmmap_vma_facts, usize, usize) -> Result,
+    mut f: impl FnMut(*mut bindings::vm_area_struct, &VmaFacts, usize, usize) -> Result,
 ) -> Result {
     let end = req.src + req.len;
     let mut addr = req.src;
     while addr < end {
-        let mut facts = bindings::pvmmap_vma_facts::default();
+        let mut facts = VmaFacts::default();
         // SAFETY: The mmap lock is held (function precondition); `facts` is valid for writes.
         let vma = unsafe { bindings::pvmmap_vma_facts(mm.as_raw(), addr, &mut facts) };
         if vma.is_null() {
@@ -202,12 +205,20 @@ struct Grant {
 /// means the source changed in between ([`sources`] then says so).
 struct Grants(KVec<Grant>);
 
+impl Grant {
+    /// The file for C: null for anonymous memory.
+    fn file_ptr(&self) -> *mut bindings::file {
+        self.file
+            .as_ref()
+            .map_or(core::ptr::null_mut(), |f| f.as_ptr())
+    }
+}
+
 impl Grants {
-    fn covers(&self, facts: &bindings::pvmmap_vma_facts) -> bool {
-        self.0.iter().any(|g| {
-            let file = g.file.as_ref().map_or(core::ptr::null_mut(), |f| f.as_ptr());
-            file == facts.file && g.prot == facts.prot && g.shared == facts.shared
-        })
+    fn covers(&self, facts: &VmaFacts) -> bool {
+        self.0
+            .iter()
+            .any(|g| g.file_ptr() == facts.file && g.prot == facts.prot && g.shared == facts.shared)
     }
 }
 
@@ -215,7 +226,7 @@ impl Grants {
 /// (file, protection, sharing) of the source range, as `mmap(2)` would for the clone.
 fn approve(src: &MmWithUser, req: &Request, ctx: &policy::Context) -> Result<Grants> {
     let mut grants = Grants(KVec::new());
-    let mut ask = |facts: &bindings::pvmmap_vma_facts| -> Result {
+    let mut ask = |facts: &VmaFacts| -> Result {
         policy::decide(&policy_facts(facts), ctx)?;
         if grants.covers(facts) {
             return Ok(());
@@ -242,9 +253,8 @@ fn approve(src: &MmWithUser, req: &Request, ctx: &policy::Context) -> Result<Gra
         unsafe { walk_sources(src, req, |_, facts, _, _| ask(facts)) }?;
     }
     for g in grants.0.iter() {
-        let file = g.file.as_ref().map_or(core::ptr::null_mut(), |f| f.as_ptr());
-        // SAFETY: `file` is null or a file `g` holds a reference to; no mmap lock is held.
-        errno_result(unsafe { bindings::pvmmap_security_mmap(file, g.prot, g.shared) })?;
+        // SAFETY: The file is null or one `g` holds a reference to; no mmap lock is held.
+        errno_result(unsafe { bindings::pvmmap_security_mmap(g.file_ptr(), g.prot, g.shared) })?;
     }
     Ok(grants)
 }
@@ -263,7 +273,7 @@ fn sources<'a>(
 ) -> Result<core::result::Result<KVec<Piece<'a>>, Changed>> {
     let mut pieces = KVec::new();
     let mut changed = false;
-    let mut take = |vma, facts: &bindings::pvmmap_vma_facts, start, end| -> Result {
+    let mut take = |vma, facts: &VmaFacts, start, end| -> Result {
         policy::decide(&policy_facts(facts), ctx)?;
         if !grants.covers(facts) {
             changed = true;

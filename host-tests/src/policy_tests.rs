@@ -118,7 +118,11 @@ fn errnos_follow_the_contract() {
 #[test]
 fn a_kind_that_cannot_be_cloned_is_eopnotsupp_whatever_else_holds() {
     for (f, c) in all_cases().filter(|(f, _)| !allowed_kind(f) || never_copy(f)) {
-        assert_eq!(decide(&f, &c).map_err(Refusal::errno), Err(95), "{f:?} {c:?}");
+        assert_eq!(
+            decide(&f, &c).map_err(Refusal::errno),
+            Err(95),
+            "{f:?} {c:?}"
+        );
     }
 }
 
@@ -140,7 +144,10 @@ fn sealing_only_matters_for_a_move() {
 #[test]
 fn write_seals_only_matter_for_shared_mappings() {
     for (f, c) in all_cases().filter(|(f, _)| f.write_sealed && !f.shared) {
-        let unsealed = Facts { write_sealed: false, ..f };
+        let unsealed = Facts {
+            write_sealed: false,
+            ..f
+        };
         assert_eq!(decide(&f, &c), decide(&unsealed, &c), "{f:?}");
     }
 }
@@ -148,7 +155,10 @@ fn write_seals_only_matter_for_shared_mappings() {
 #[test]
 fn mdwe_only_refuses_executable_mappings() {
     for (f, c) in all_cases().filter(|(f, c)| c.deny_exec && !f.exec) {
-        let free = Context { deny_exec: false, ..c };
+        let free = Context {
+            deny_exec: false,
+            ..c
+        };
         assert_eq!(decide(&f, &c), decide(&f, &free), "{f:?}");
     }
 }

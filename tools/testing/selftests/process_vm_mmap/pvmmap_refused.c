@@ -39,7 +39,7 @@
 #define __NR_map_shadow_stack	453
 #endif
 #ifndef SHADOW_STACK_SET_TOKEN
-#define SHADOW_STACK_SET_TOKEN	(1ULL << 0)
+#define SHADOW_STACK_SET_TOKEN	0x1ULL
 #endif
 
 /*
@@ -132,12 +132,16 @@ static int write_file(const char *path, const char *s)
 	return ret;
 }
 
-/* A function for a uprobe to hit; noinline so that it has an address. */
-static int __attribute__((noinline)) probed(int x)
+/*
+ * A function for a uprobe to hit, called through a pointer that other
+ * objects could change: not inlined.
+ */
+static int probed(int x)
 {
-	__asm__ volatile("" : "+r"(x));
 	return x + 1;
 }
+
+int (*call_probed)(int) = probed;
 
 /*
  * The uprobes area: the page of out-of-line instructions the kernel maps
@@ -172,7 +176,7 @@ TEST(uprobes_area)
 	ASSERT_EQ(0, write_file(events, def));
 	ASSERT_EQ(0, write_file("/sys/kernel/tracing/events/pvmmap/probed/enable",
 				"1"));
-	EXPECT_EQ(2, probed(1));
+	EXPECT_EQ(2, call_probed(1));
 	area = find_mapping("[uprobes]", &len);
 	EXPECT_NE(0, area);
 	if (area)

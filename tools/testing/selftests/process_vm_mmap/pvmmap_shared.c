@@ -31,7 +31,7 @@
 
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE			65
-#define PR_MDWE_REFUSE_EXEC_GAIN	(1UL << 0)
+#define PR_MDWE_REFUSE_EXEC_GAIN	1UL
 #endif
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE	0x0010
@@ -140,9 +140,9 @@ static bool smaps_value(unsigned long addr, const char *key, char *val,
 
 	while (f && !found && fgets(line, sizeof(line), f)) {
 		/* A mapping's header; "Key:" lines do not scan as a range. */
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
 			in = start == addr;
-		else if (in && !strncmp(line, key, n) && line[n] == ':') {
+		} else if (in && !strncmp(line, key, n) && line[n] == ':') {
 			snprintf(val, size, "%s", line + n + 1);
 			found = true;
 		}
@@ -333,11 +333,10 @@ TEST_F(shared, keeps_protection_sharing_and_file)
 	ASSERT_TRUE(maps_line(0, (unsigned long)c, line, sizeof(line)));
 	EXPECT_NE(NULL, strstr(line, " r--s "));
 	/* A new MAP_SHARED anonymous mapping is a new, zeroed object. */
-	if (self->fd >= 0) {
-		EXPECT_TRUE(holds(c, self->len, 'F'));
-	} else {
+	if (self->fd < 0)
 		EXPECT_EQ(0, c[self->len - 1]);
-	}
+	if (self->fd >= 0)
+		EXPECT_TRUE(holds(c, self->len, 'F'));
 	munmap(c, self->len);
 	munmap(ro, self->len);
 }
