@@ -4,6 +4,7 @@
 #
 #   make check   host tests, lint, series export, test kernel, VM tests
 #   make run     boot the patched kernel and show the syscall at work
+#   make bench   the benchmark against the alternatives (long: see README)
 #
 # Everything fetched or built goes to $(CACHE), outside the clone, keyed by
 # kernel version and flavour, so a rerun is incremental.  See README.md.
@@ -18,7 +19,7 @@ FLAVOUR ?= test
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help setup host-test lint series config kernel initramfs vm-test check run \
+.PHONY: help setup host-test lint series config kernel initramfs vm-test check run bench \
 	devtree refresh fmt clean-cache
 
 help:
@@ -62,7 +63,8 @@ initramfs: setup
 vm-test: setup
 	@echo "== VM tests ($(FLAVOUR) kernel, kselftests)"
 	@out=$$(build/kernel.sh $(FLAVOUR)) && \
-	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz && \
+	  build/smoke.sh "$$out" $(OUTDIR)/smoke && \
+	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz $(OUTDIR)/smoke && \
 	  build/vm.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz test $(OUTDIR)/vm-test && \
 	  python3 build/vmcheck.py $(OUTDIR)/vm-test "$$out/kselftest-install/kselftest-list.txt"
 
@@ -71,9 +73,18 @@ check: setup
 	$(MAKE) -s host-test series lint config vm-test FLAVOUR=test; \
 	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
 
+# The demonstration and the benchmark run on the kernel without debug
+# options (RUN_FLAVOUR=test to see them on the test kernel).
+RUN_FLAVOUR ?= perf
+
 run: setup
-	@out=$$(build/kernel.sh $(FLAVOUR)) && \
+	@out=$$(build/kernel.sh $(RUN_FLAVOUR)) && \
 	  build/demo.sh "$$out" $(OUTDIR)/run
+
+# BENCH_SET=smoke|medium|full, BENCH_ARGS: see build/bench.sh.
+bench: setup
+	@out=$$(build/kernel.sh $(RUN_FLAVOUR)) && \
+	  build/bench.sh "$$out" $(OUTDIR)/bench
 
 # A git worktree of 7.3 with one commit per patch, for changes to existing
 # kernel files; "make refresh" writes its commits back into patches/.

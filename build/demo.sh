@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # build/demo.sh BUILD_DIR OUTDIR: the main job of `make run`.  Builds the
-# demonstration program against the patched kernel's headers, boots the
-# kernel with it, shows what it printed and keeps its CSV in OUTDIR.
+# page-server hand-off and the request table against the patched kernel's
+# headers, boots the kernel with them, shows what they printed and keeps
+# their CSVs in OUTDIR.  HANDOFF_ARGS are handed to demo/handoff.c (e.g.
+# "-m 512"); VM_MEM sizes the VM.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,14 +15,22 @@ mkdir -p "$DEST"
 extra=$(mktemp -d)
 trap 'rm -rf "$extra"' EXIT
 
-gcc -static -O2 -Wall -Werror -isystem "$OUT/usr/include" \
-	-o "$extra/pvmmap_demo" "$ROOT/demo/pvmmap_demo.c"
+cflags=(-static -O2 -Wall -Wextra -Werror -isystem "$OUT/usr/include")
+gcc "${cflags[@]}" -o "$extra/pvmmap_demo" "$ROOT/demo/pvmmap_demo.c"
+gcc "${cflags[@]}" -o "$extra/handoff" "$ROOT/demo/handoff.c" -lpthread
 install -m 0755 "$ROOT/demo/run.sh" "$extra/run.sh"
 "$ROOT/build/initramfs.sh" "$OUT" "$DEST/initramfs-run.cpio.gz" "$extra"
-"$ROOT/build/vm.sh" "$OUT" "$DEST/initramfs-run.cpio.gz" run "$DEST"
+handoff=${HANDOFF_ARGS:-}
+CMDLINE_EXTRA="pvmmap.handoff=${handoff// /,}" \
+	"$ROOT/build/vm.sh" "$OUT" "$DEST/initramfs-run.cpio.gz" run "$DEST"
 sed -n '/^PVMMAP-BEGIN/,/^PVMMAP-END/p' "$DEST/output.log" |
 	sed '/^PVMMAP-/d; /^CSV-BEGIN/,/^CSV-END/d'
-sed -n '/^CSV-BEGIN/,/^CSV-END/p' "$DEST/output.log" | sed '1d;$d' >"$DEST/demo.csv"
-echo "(CSV: $DEST/demo.csv; console: $DEST/console.log)"
+for name in handoff demo; do
+	sed -n "/^CSV-BEGIN $name\$/,/^CSV-END/p" "$DEST/output.log" |
+		sed '1d;$d' >"$DEST/$name.csv"
+done
+echo "(CSV: $DEST/handoff.csv, $DEST/demo.csv; console: $DEST/console.log)"
 python3 "$ROOT/build/vmcheck.py" --reports-only "$DEST" >/dev/null || {
 	python3 "$ROOT/build/vmcheck.py" --reports-only "$DEST"; exit 1; }
+grep -q '^PVMMAP-EXIT 0' "$DEST/output.log" || {
+	echo "run: the demonstration failed (see above)" >&2; exit 1; }

@@ -5,7 +5,9 @@
 #
 # Build the kselftests of the series statically with the kselftest install
 # machinery, and pack them with busybox and build/guest-init into an
-# initramfs.  EXTRA_DIR, if given, is copied to /extra in the guest.
+# initramfs.  EXTRA_DIR, if given, is copied to /extra in the guest; its
+# kselftest/ subdirectory, if any, holds more collections and their
+# kselftest-list.txt lines (list.txt), run with the others.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +68,14 @@ for coll in $KSFT_TARGETS; do
 	done
 done
 
+# Collections built outside the kernel tree (build/smoke.sh) join them.
+if [ -n "$EXTRA" ] && [ -d "$EXTRA/kselftest" ]; then
+	for coll in "$EXTRA"/kselftest/*/; do
+		cp -a "$coll" "$KSFT/"
+	done
+	cat "$EXTRA/kselftest/list.txt" >>"$KSFT/kselftest-list.txt"
+fi
+
 # --- root filesystem --------------------------------------------------------
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,mnt,root,etc}
 cp /bin/busybox "$stage/bin/busybox"
@@ -86,7 +96,10 @@ install -m 0755 "$ROOT/build/guest-init" "$stage/init"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"$stage/etc/passwd"
 echo 'root:x:0:' >"$stage/etc/group"
-[ -n "$EXTRA" ] && cp -a "$EXTRA" "$stage/extra"
+if [ -n "$EXTRA" ]; then
+	cp -a "$EXTRA" "$stage/extra"
+	rm -rf "$stage/extra/kselftest"
+fi
 
 # /dev/console must exist before devtmpfs is mounted, or init's output is
 # lost.

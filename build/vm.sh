@@ -10,7 +10,8 @@
 # filesystem for the page-cache file tests.
 #
 # TCG by default: /dev/kvm on these machines is not hardware
-# virtualisation.  ACCEL=kvm asks for KVM where it works.
+# virtualisation.  ACCEL=kvm asks for KVM where it works.  CMDLINE_EXTRA
+# is appended to the kernel command line (pvmmap.* options of the guest).
 set -euo pipefail
 
 OUT=${1:?usage: vm.sh BUILD_DIR INITRAMFS MODE LOGDIR}
@@ -41,7 +42,7 @@ timeout --foreground -k 10 "$VM_TIMEOUT" \
 	-nographic -no-reboot -nodefaults \
 	-kernel "$OUT/arch/x86/boot/bzImage" -initrd "$INITRD" \
 	-drive "file=$LOGDIR/disk.img,if=virtio,format=raw" \
-	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=0 loglevel=7 pvmmap.mode=$MODE" \
+	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=0 loglevel=7 pvmmap.mode=$MODE ${CMDLINE_EXTRA:-}" \
 	-serial "file:$LOGDIR/console.log" -serial "file:$LOGDIR/output.log" \
 	</dev/null || rc=$?
 end=$(date +%s.%N)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build/crate.sh DEST: the userspace crate (tools/process_vm_mmap) built
+# static for the guest: the pvmmap tool, and the test binaries that need no
+# host path (the library's unit tests and its syscall tests) as
+# crate-unit and crate-syscall.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEST=${1:?usage: crate.sh DEST}
+TARGET=x86_64-unknown-linux-gnu
+export RUSTFLAGS='-C target-feature=+crt-static'
+cd "$ROOT"
+cargo build -q --release --target "$TARGET" -p process-vm-mmap --bin pvmmap
+install -m 0755 "target/$TARGET/release/pvmmap" "$DEST/pvmmap"
+# The test executables, by name, from cargo's JSON messages.
+cargo test -q --release --target "$TARGET" -p process-vm-mmap --lib \
+	--test syscall --no-run --message-format=json |
+	python3 -c '
+import json, shutil, sys
+dest = sys.argv[1]
+for line in sys.stdin:
+    m = json.loads(line)
+    exe = m.get("executable")
+    if m.get("reason") != "compiler-artifact" or not exe or not m["profile"]["test"]:
+        continue
+    kind = m["target"]["kind"][0]
+    name = "crate-unit" if kind == "lib" else "crate-" + m["target"]["name"]
+    shutil.copy(exe, "%s/%s" % (dest, name))
+' "$DEST"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build/smoke.sh BUILD_DIR EXTRA_DIR
+#
+# Build what `make check` runs besides the kselftests, as one more
+# kselftest collection (pvmmap_smoke) under EXTRA_DIR/kselftest, which
+# build/initramfs.sh merges into the guest's kselftests: the benchmark and
+# the page-server hand-off at a smoke size (they must keep working; their
+# numbers come from `make bench` and `make run`), and the userspace crate
+# against the real system call (its unit and syscall tests, the pvmmap
+# tool).  All static, against the patched kernel's uapi headers.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${1:?usage: smoke.sh BUILD_DIR EXTRA_DIR}
+DEST=${2:?}
+COLL=$DEST/kselftest/pvmmap_smoke
+rm -rf "$DEST/kselftest"
+mkdir -p "$COLL"
+
+cflags=(-static -O2 -Wall -Wextra -Werror -isystem "$OUT/usr/include")
+gcc "${cflags[@]}" -o "$COLL/pvmmap_bench" "$ROOT/bench/pvmmap_bench.c"
+gcc "${cflags[@]}" -o "$COLL/handoff" "$ROOT/demo/handoff.c" -lpthread
+"$ROOT/build/crate.sh" "$COLL"
+install -m 0755 "$ROOT/build/guest-smoke.sh" "$COLL/smoke.sh"
+# The runner's default of 45 s is for one test; this is six.
+echo "timeout=300" >"$COLL/settings"
+echo "pvmmap_smoke:smoke.sh" >"$DEST/kselftest/list.txt"
