@@ -9,14 +9,14 @@
 #   smoke   --smoke: every mechanism and backing at 4 KiB and 2 MiB, seconds
 #   medium  sizes up to 64 MiB
 #   full    4 KiB to 1 GiB (default; give the VM 4 GiB and a long timeout)
-# pvmmap.args= (commas for spaces) and arguments given to this script are
+# pvmmap.args= (@ for spaces) and arguments given to this script are
 # passed on to pvmmap_bench.
 set=full
 extra=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	pvmmap.bench=*) set=${arg#pvmmap.bench=} ;;
-	pvmmap.args=*) extra=$(echo "${arg#pvmmap.args=}" | tr , ' ') ;;
+	pvmmap.args=*) extra=$(echo "${arg#pvmmap.args=}" | tr @ ' ') ;;
 	esac
 done
 case "$set" in

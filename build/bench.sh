@@ -25,7 +25,7 @@ install -m 0755 "$ROOT/bench/run.sh" "$extra/run.sh"
 "$ROOT/build/initramfs.sh" "$OUT" "$DEST/initramfs-bench.cpio.gz" "$extra"
 args=${BENCH_ARGS:-}
 VM_MEM=${VM_MEM:-6G} VM_TIMEOUT=${VM_TIMEOUT:-5400} \
-	CMDLINE_EXTRA="pvmmap.bench=$SET pvmmap.zram=${BENCH_ZRAM:-3G} pvmmap.args=${args// /,}" \
+	CMDLINE_EXTRA="pvmmap.bench=$SET pvmmap.zram=${BENCH_ZRAM:-3G} pvmmap.args=${args// /@}" \
 	"$ROOT/build/vm.sh" "$OUT" "$DEST/initramfs-bench.cpio.gz" run "$DEST"
 sed -n '/^PVMMAP-BEGIN/,/^PVMMAP-END/p' "$DEST/output.log" |
 	sed '/^PVMMAP-/d; /^CSV-BEGIN/,/^CSV-END/d'

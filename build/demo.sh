@@ -21,7 +21,7 @@ gcc "${cflags[@]}" -o "$extra/handoff" "$ROOT/demo/handoff.c" -lpthread
 install -m 0755 "$ROOT/demo/run.sh" "$extra/run.sh"
 "$ROOT/build/initramfs.sh" "$OUT" "$DEST/initramfs-run.cpio.gz" "$extra"
 handoff=${HANDOFF_ARGS:-}
-CMDLINE_EXTRA="pvmmap.handoff=${handoff// /,}" \
+CMDLINE_EXTRA="pvmmap.handoff=${handoff// /@}" \
 	"$ROOT/build/vm.sh" "$OUT" "$DEST/initramfs-run.cpio.gz" run "$DEST"
 sed -n '/^PVMMAP-BEGIN/,/^PVMMAP-END/p' "$DEST/output.log" |
 	sed '/^PVMMAP-/d; /^CSV-BEGIN/,/^CSV-END/d'
