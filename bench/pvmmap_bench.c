@@ -119,19 +119,11 @@
 #include <linux/mman.h>
 #include <linux/userfaultfd.h>
 
-/* From the patched kernel's uapi headers when built against them. */
-#ifndef __NR_process_vm_mmap
-#define __NR_process_vm_mmap	473
-#endif
-#ifndef PVMMAP_FIXED
-#define PVMMAP_FIXED		0x01
-#define PVMMAP_FIXED_NOREPLACE	0x02
-#define PVMMAP_PIDFD		0x04
-#define PVMMAP_MOVE		0x08
-#endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
+/*
+ * The syscall's number and flags: from the patched kernel's uapi headers
+ * when built against them, else the selftests' fallbacks.
+ */
+#include "../tools/testing/selftests/process_vm_mmap/pvmmap.h"
 #ifndef __NR_pidfd_getfd
 #define __NR_pidfd_getfd	438
 #endif
@@ -373,12 +365,6 @@ static char *map_range(unsigned long len, enum backing backing, int fd)
 		munmap((void *)(start + len), res + len + align - start - len);
 	madvise(p, len, backing == B_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	return p;
-}
-
-static long sys_process_vm_mmap(int pid, unsigned long src, unsigned long len,
-				unsigned long dst, unsigned long flags)
-{
-	return syscall(__NR_process_vm_mmap, pid, src, len, dst, flags);
 }
 
 /* ---- the source process ------------------------------------------------ */

@@ -60,15 +60,11 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
-#ifndef __NR_process_vm_mmap
-#define __NR_process_vm_mmap	473
-#endif
-#ifndef PVMMAP_FIXED
-#define PVMMAP_FIXED		0x01
-#define PVMMAP_FIXED_NOREPLACE	0x02
-#define PVMMAP_PIDFD		0x04
-#define PVMMAP_MOVE		0x08
-#endif
+/*
+ * The syscall's number and flags: from the patched kernel's uapi headers
+ * when built against them, else the selftests' fallbacks.
+ */
+#include "../tools/testing/selftests/process_vm_mmap/pvmmap.h"
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT		21
 #endif

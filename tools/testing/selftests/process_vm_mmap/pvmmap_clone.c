@@ -30,33 +30,11 @@
 
 #include "../kselftest_harness.h"
 #include "pvmmap.h"
+#include "pvmmap_data.h"
 
 #define PMD_SIZE	(2UL << 20)
 
-static long page_size;
-
 enum backing { SMALL, THP };
-
-/* A byte that says which page of which version of the data this is. */
-static char pattern(unsigned long page, char version)
-{
-	return (char)(page * 7 + version);
-}
-
-static void fill(char *p, unsigned long len, char version)
-{
-	for (unsigned long i = 0; i < len / page_size; i++)
-		memset(p + i * page_size, pattern(i, version), page_size);
-}
-
-/* Whether every byte of every page holds @version's pattern. */
-static bool holds(const char *p, unsigned long len, char version)
-{
-	for (unsigned long i = 0; i < len; i++)
-		if (p[i] != pattern(i / page_size, version))
-			return false;
-	return true;
-}
 
 /*
  * @a and @b both hold version 'A': write each in turn ('B' into @a, then
@@ -93,26 +71,6 @@ static char *map_backing(unsigned long len, enum backing b)
 	munmap(aligned + len, p + PMD_SIZE - aligned);
 	madvise(aligned, len, MADV_HUGEPAGE);
 	return aligned;
-}
-
-/* The PFN mapped at @addr in process @pid (0: self), 0 if none. */
-static uint64_t pfn_of(pid_t pid, unsigned long addr)
-{
-	char path[64];
-	uint64_t ent = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid ? pid : getpid());
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &ent, sizeof(ent), addr / page_size * sizeof(ent)) !=
-	    sizeof(ent))
-		ent = 0;
-	close(fd);
-	if (!(ent & (1ULL << 63)))
-		return 0;
-	return ent & ((1ULL << 55) - 1);
 }
 
 /* How many pages of [@addr, @addr + @len) of @pid are swapped out. */

@@ -28,6 +28,7 @@
 
 #include "../kselftest_harness.h"
 #include "pvmmap.h"
+#include "pvmmap_data.h"
 
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE			65
@@ -38,27 +39,6 @@
 #endif
 
 #define PAGES	16
-
-static long page_size;
-
-static char pattern(unsigned long page, char version)
-{
-	return (char)(page * 7 + version);
-}
-
-static void fill(char *p, unsigned long len, char version)
-{
-	for (unsigned long i = 0; i < len / page_size; i++)
-		memset(p + i * page_size, pattern(i, version), page_size);
-}
-
-static bool holds(const char *p, unsigned long len, char version)
-{
-	for (unsigned long i = 0; i < len; i++)
-		if (p[i] != pattern(i / page_size, version))
-			return false;
-	return true;
-}
 
 /* Whether the file behind @fd holds @version in its first @len bytes. */
 static bool file_holds(int fd, unsigned long len, char version)
@@ -84,25 +64,6 @@ static bool file_fill(int fd, unsigned long len, char version)
 	ok = pwrite(fd, buf, len, 0) == (ssize_t)len;
 	free(buf);
 	return ok;
-}
-
-static uint64_t pfn_of(pid_t pid, unsigned long addr)
-{
-	char path[64];
-	uint64_t ent = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid ? pid : getpid());
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &ent, sizeof(ent), addr / page_size * sizeof(ent)) !=
-	    sizeof(ent))
-		ent = 0;
-	close(fd);
-	if (!(ent & (1ULL << 63)))
-		return 0;
-	return ent & ((1ULL << 55) - 1);
 }
 
 /*
