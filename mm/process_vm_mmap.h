@@ -60,7 +60,10 @@ int pvmmap_dst_fixed(unsigned long addr, unsigned long len, bool replace);
 struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 					unsigned long start, unsigned long end,
 					unsigned long dst);
-void pvmmap_clone_done(struct vm_area_struct *vma);
+void pvmmap_clone_done(struct vm_area_struct *vma,
+		       struct vm_area_struct *src_vma);
+void pvmmap_uprobe_lock(void);
+void pvmmap_uprobe_unlock(void);
 int pvmmap_copy_extent(struct vm_area_struct *dst_vma,
 		       struct vm_area_struct *src_vma, unsigned long dst,
 		       unsigned long src, unsigned long len, bool whole_pmd);

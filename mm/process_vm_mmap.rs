@@ -26,9 +26,9 @@
 use core::marker::PhantomData;
 const __LOG_PREFIX: &[u8] = b"process_vm_mmap\0";
 
+use core::ptr::NonNull;
 use kernel::{
     bindings,
-    fs::File,
     mm::{MmWithUser, MmapWritePairGuard},
     page::PAGE_SIZE,
     prelude::*,
@@ -189,10 +189,41 @@ unsafe fn walk_sources(
     Ok(())
 }
 
+/// A reference to a file: `get_file()` when made, `fput()` when dropped.
+///
+/// Only held and compared, never used to read or seek, so none of `kernel::fs::File`'s
+/// conditions about `fdget_pos()` apply.
+///
+/// # Invariants
+///
+/// `self.0` points to a file of which this value owns one reference.
+struct FileRef(NonNull<bindings::file>);
+
+impl FileRef {
+    /// Takes a reference to `file`.
+    ///
+    /// # Safety
+    ///
+    /// `file` points to a file whose reference count stays positive during the call.
+    unsafe fn get(file: NonNull<bindings::file>) -> Self {
+        // SAFETY: The file is valid with a positive count (function precondition).
+        unsafe { bindings::get_file(file.as_ptr()) };
+        // INVARIANT: The reference just taken is this value's.
+        Self(file)
+    }
+}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant this value owns a reference to the file.
+        unsafe { bindings::fput(self.0.as_ptr()) };
+    }
+}
+
 /// A file (or anonymous memory) and the protection with which the LSMs let the caller map it.
 struct Grant {
     /// Owned, so that the pointer compared under the locks cannot be a reused one.
-    file: Option<ARef<File>>,
+    file: Option<FileRef>,
     prot: c_ulong,
     shared: bool,
 }
@@ -210,7 +241,7 @@ impl Grant {
     fn file_ptr(&self) -> *mut bindings::file {
         self.file
             .as_ref()
-            .map_or(core::ptr::null_mut(), |f| f.as_ptr())
+            .map_or(core::ptr::null_mut(), |f| f.0.as_ptr())
     }
 }
 
@@ -231,14 +262,8 @@ fn approve(src: &MmWithUser, req: &Request, ctx: &policy::Context) -> Result<Gra
         if grants.covers(facts) {
             return Ok(());
         }
-        let file = if facts.file.is_null() {
-            None
-        } else {
-            // SAFETY: The VMA holds a reference to its file and the mmap lock keeps the VMA; a
-            // file mapped by a VMA has more than one reference whenever it is also in a file
-            // table, so `fdget_pos()` on it takes `f_pos_lock`.
-            Some(ARef::from(unsafe { File::from_raw_file(facts.file) }))
-        };
+        // SAFETY: The VMA holds a reference to its file and the mmap lock keeps the VMA.
+        let file = NonNull::new(facts.file).map(|f| unsafe { FileRef::get(f) });
         let grant = Grant {
             file,
             prot: facts.prot,
@@ -295,8 +320,10 @@ fn sources<'a>(
 }
 
 /// Chooses or prepares the destination range in the caller's mm and returns its start; the
-/// [`LockedPair`] proves the caller's mm is locked for write.
-fn place(_locked: &LockedPair<'_>, req: &Request) -> Result<usize> {
+/// [`LockedPair`] proves the caller's mm is locked for write. It is borrowed mutably because
+/// placing may unmap and split mappings of the caller's mm, which can be the source's: no
+/// [`Piece`] found before can outlive the call.
+fn place(_locked: &mut LockedPair<'_>, req: &Request) -> Result<usize> {
     match req.placement {
         Placement::Hint(hint) => {
             // SAFETY: The caller's mm is locked for write (`_locked`).
@@ -316,6 +343,25 @@ fn place(_locked: &LockedPair<'_>, req: &Request) -> Result<usize> {
     }
 }
 
+/// Holds off uprobe registration, as `dup_mmap()` does, for as long as it lives; taken before
+/// the mmap locks and dropped after them.
+struct UprobeGuard;
+
+impl UprobeGuard {
+    fn lock() -> Self {
+        // SAFETY: No mmap lock is held: callers take this guard before a [`LockedPair`].
+        unsafe { bindings::pvmmap_uprobe_lock() };
+        Self
+    }
+}
+
+impl Drop for UprobeGuard {
+    fn drop(&mut self) {
+        // SAFETY: `lock()` took it.
+        unsafe { bindings::pvmmap_uprobe_unlock() };
+    }
+}
+
 /// Flushes the source mm's TLB when dropped, as `dup_mmap()` does before it unlocks the parent.
 struct FlushOnDrop<'a>(&'a MmWithUser);
 
@@ -330,8 +376,8 @@ impl Drop for FlushOnDrop<'_> {
 fn undo(dst: &MmWithUser, start: usize, len: usize) {
     // SAFETY: The caller holds the write lock of `dst`; the range is what this call mapped.
     let ret = unsafe { bindings::pvmmap_unmap(dst.as_raw(), start, len) };
-    // Unmapping a whole range of our own VMAs splits nothing, so it needs no memory; a failure
-    // would leave a partial clone mapped.
+    // Unmapping a whole range of our own VMAs splits nothing, but the maple tree may still need
+    // a node; under memory pressure that can fail and leave a partial clone mapped: say so.
     if ret != 0 {
         pr_warn!("process_vm_mmap: could not undo a partial clone ({ret})\n");
     }
@@ -352,8 +398,10 @@ fn clone_piece(piece: &Piece<'_>, dst: usize) -> Result {
             bindings::pvmmap_copy_extent(dst_vma, piece.vma, e.dst, e.src, e.len, e.whole_pmd)
         })
     })?;
-    // SAFETY: `dst_vma` is linked in the caller's mm, locked for write, its tables copied.
-    unsafe { bindings::pvmmap_clone_done(dst_vma) };
+    // SAFETY: `dst_vma` is linked in the caller's mm, locked for write, its tables copied from
+    // `piece.vma`, which is valid (invariant of `Piece`); `clone_locked()` runs under
+    // `UprobeGuard`.
+    unsafe { bindings::pvmmap_clone_done(dst_vma, piece.vma) };
     Ok(())
 }
 
@@ -390,8 +438,10 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
 
     for _ in 0..ATTEMPTS {
         let grants = approve(&src_mm, &req, &ctx)?;
-        let mms = LockedPair::lock(&src_mm, dst_mm)?;
-        if let Some(ret) = clone_locked(&mms, &req, &ctx, &grants)? {
+        // Declared first, dropped last: after the mmap locks.
+        let _uprobes = UprobeGuard::lock();
+        let mut mms = LockedPair::lock(&src_mm, dst_mm)?;
+        if let Some(ret) = clone_locked(&mut mms, &req, &ctx, &grants)? {
             return Ok(ret);
         }
     }
@@ -401,7 +451,7 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
 /// Does the clone under both locks; `Ok(None)` if the source changed since [`approve`] (nothing
 /// was changed then).
 fn clone_locked(
-    mms: &LockedPair<'_>,
+    mms: &mut LockedPair<'_>,
     req: &Request,
     ctx: &policy::Context,
     grants: &Grants,

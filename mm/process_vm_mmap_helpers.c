@@ -12,6 +12,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mempolicy.h>
 #include <linux/perf_event.h>
+#include <linux/pkeys.h>
 #include <linux/secretmem.h>
 #include <linux/security.h>
 #include <linux/syscalls.h>
@@ -261,8 +262,13 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	vma->vm_start = dst;
 	vma->vm_end = dst + (end - start);
 	/* A new mapping for soft-dirty trackers, as after mmap(). */
+	/*
+	 * Protection keys are the source's (key 0, as mmap() gives, in the
+	 * caller), as are VM_ARCH_CLEAR's bits.
+	 */
 	__vm_flags_mod(vma, VM_SOFTDIRTY, VM_LOCKED_MASK | __VM_UFFD_FLAGS |
-		       VM_SEALED | VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP);
+		       VM_SEALED | VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP |
+		       VM_FLAGS_CLEAR);
 	if (file) {
 		/* Seals may have been added since the facts were taken. */
 		err = memfd_check_seals_mmap(file, &vma->flags);
@@ -327,15 +333,40 @@ unacct:
 /**
  * pvmmap_clone_done() - Finish a destination VMA whose page tables are copied.
  * @vma: from pvmmap_clone_vma()
+ * @src_vma: the source VMA it was cloned from
  *
- * Installs the breakpoints of registered uprobes in a file mapping, as
- * mmap(2) does; after the copy, which expects empty page tables.  A uprobe
- * registered meanwhile waits for the caller's mmap lock and then finds the
- * VMA.
+ * The copy may have brought uprobe breakpoints along, as dup_mmap() does:
+ * the caller's mm is marked as having uprobes (uprobe_dup_mmap()).  Then
+ * the breakpoints of registered uprobes go into the new file mapping, as
+ * mmap(2) puts them; after the copy, which expects empty page tables.  The
+ * caller holds pvmmap_uprobe_lock(), so no uprobe comes or goes meanwhile.
  */
-void pvmmap_clone_done(struct vm_area_struct *vma)
+void pvmmap_clone_done(struct vm_area_struct *vma,
+		       struct vm_area_struct *src_vma)
 {
+	uprobe_dup_mmap(src_vma->vm_mm, vma->vm_mm);
 	uprobe_mmap(vma);
+}
+
+/**
+ * pvmmap_uprobe_lock() - Hold off uprobe registration during a clone.
+ *
+ * A clone copies breakpoints as fork() does, and like dup_mmap() it must
+ * not run while a uprobe is registered or unregistered: the unregistering
+ * side would not see the new mm and leave a breakpoint without a uprobe
+ * in it.  Taken before the mmap locks, as dup_mmap() takes it.
+ */
+void pvmmap_uprobe_lock(void)
+{
+	uprobe_start_dup_mmap();
+}
+
+/**
+ * pvmmap_uprobe_unlock() - Undo pvmmap_uprobe_lock(), after the mmap locks.
+ */
+void pvmmap_uprobe_unlock(void)
+{
+	uprobe_end_dup_mmap();
 }
 
 /**

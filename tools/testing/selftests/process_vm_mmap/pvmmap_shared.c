@@ -542,6 +542,41 @@ TEST(mlock_and_ksm_are_not_inherited)
 }
 
 /*
+ * A protection key is the source's: the clone has key 0, as a new mapping
+ * has, whatever key of the same number means in the caller.
+ */
+TEST(protection_key_is_not_inherited)
+{
+	char key[64];
+	unsigned long len;
+	char *p, *c;
+	int pkey;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	len = 4 * page_size;
+	pkey = syscall(__NR_pkey_alloc, 0, 0);
+	if (pkey < 0)
+		SKIP(return, "no protection keys (%s)", strerror(errno));
+	p = map_object(-1, len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	ASSERT_NE(NULL, p);
+	fill(p, len, 'K');
+	ASSERT_EQ(0, syscall(__NR_pkey_mprotect, p, len,
+			     PROT_READ | PROT_WRITE, pkey));
+	ASSERT_TRUE(smaps_value((unsigned long)p, "ProtectionKey", key,
+				sizeof(key)));
+	EXPECT_EQ(pkey, strtol(key, NULL, 10));
+	c = clone_of(getpid(), p, len, 0);
+	ASSERT_NE(NULL, c);
+	ASSERT_TRUE(smaps_value((unsigned long)c, "ProtectionKey", key,
+				sizeof(key)));
+	EXPECT_EQ(0, strtol(key, NULL, 10));
+	EXPECT_TRUE(holds(c, len, 'K'));
+	munmap(c, len);
+	munmap(p, len);
+	syscall(__NR_pkey_free, pkey);
+}
+
+/*
  * Memory-Deny-Write-Execute: a clone brings in code another process may
  * have written, so a process with MDWE gets no executable clone (EACCES,
  * as mmap(2) and mprotect(2) say); data is still fine.  MDWE cannot be
