@@ -3,7 +3,7 @@
 #
 # Runs in the VM as /extra/run.sh (pvmmap.mode=run, see build/guest-init),
 # with pvmmap_bench next to it: the benchmark's table, then its CSV between
-# CSV-BEGIN and CSV-END for the host to cut out, as demo/run.sh does.
+# "CSV-BEGIN bench" and CSV-END for the host to cut out (build/guest-run.sh).
 #
 # pvmmap.bench= on the kernel command line picks the set:
 #   smoke   --smoke: every mechanism and backing at 4 KiB and 2 MiB, seconds
@@ -29,7 +29,7 @@ echo "kernel: $(uname -r); benchmark set: $set"
 # shellcheck disable=SC2086
 "$(dirname "$0")/pvmmap_bench" $opts $extra --csv /tmp/bench.csv "$@"
 rc=$?
-echo "CSV-BEGIN"
+echo "CSV-BEGIN bench"
 cat /tmp/bench.csv
 echo "CSV-END"
 exit $rc
