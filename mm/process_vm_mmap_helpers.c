@@ -261,10 +261,10 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	vma->vm_mm = mm;
 	vma->vm_start = dst;
 	vma->vm_end = dst + (end - start);
-	/* A new mapping for soft-dirty trackers, as after mmap(). */
 	/*
-	 * Protection keys are the source's (key 0, as mmap() gives, in the
-	 * caller), as are VM_ARCH_CLEAR's bits.
+	 * A new mapping for soft-dirty trackers, as after mmap().  Protection
+	 * keys and VM_ARCH_CLEAR's bits mean something in the source's mm
+	 * only: the clone gets key 0, as mmap() gives.
 	 */
 	__vm_flags_mod(vma, VM_SOFTDIRTY, VM_LOCKED_MASK | __VM_UFFD_FLAGS |
 		       VM_SEALED | VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP |
