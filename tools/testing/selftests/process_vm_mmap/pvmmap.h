@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* process_vm_mmap(2) selftests: the raw syscall and its flags. */
+/*
+ * process_vm_mmap(2) selftests: the raw syscall and its flags, and the
+ * process and /proc helpers the suites share.
+ */
 #ifndef __SELFTEST_PVMMAP_H
 #define __SELFTEST_PVMMAP_H
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -63,6 +69,36 @@ static inline void reap(pid_t child)
 {
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+}
+
+/* A "Key: N kB" line of @file (/proc/meminfo, /proc/self/status), or -1. */
+static inline long kb_of(const char *file, const char *key)
+{
+	char line[256];
+	long kb = -1;
+	size_t n = strlen(key);
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			kb = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* Write @s into the file at @path (sysfs, tracefs): 0, or -1. */
+static inline int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return ret;
 }
 
 /* The number of mappings of this process, -1 if /proc is not there. */

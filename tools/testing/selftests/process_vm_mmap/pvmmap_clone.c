@@ -677,23 +677,6 @@ TEST(rlimit_as_is_enomem)
 	munmap(src, len);
 }
 
-/* A "Key: N kB" line of @file (/proc/meminfo, /proc/self/status), or -1. */
-static long kb_of(const char *file, const char *key)
-{
-	char line[256];
-	long kb = -1;
-	size_t n = strlen(key);
-	FILE *f = fopen(file, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':')
-			kb = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 /*
  * A thousand clone/unmap cycles (whose clones are written to, so that they
  * own pages) leave the map count, the commit charge and the anon memory

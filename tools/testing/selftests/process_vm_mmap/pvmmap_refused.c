@@ -120,18 +120,6 @@ TEST(vsyscall)
 	expect_refused(_metadata, VSYSCALL_ADDR, len);
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC);
-	int ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 /*
  * A function for a uprobe to hit, called through a pointer that other
  * objects could change: not inlined.

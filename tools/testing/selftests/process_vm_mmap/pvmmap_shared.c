@@ -113,22 +113,6 @@ static bool smaps_value(unsigned long addr, const char *key, char *val,
 	return found;
 }
 
-/* A "VmLck:"-like line of /proc/self/status, in kB; -1 if none. */
-static long status_kb(const char *key)
-{
-	size_t n = strlen(key);
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':')
-			kb = strtol(line + n + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 static char *clone_of(pid_t pid, void *src, unsigned long len,
 		      unsigned long flags)
 {
@@ -442,15 +426,9 @@ TEST(write_sealed_memfd)
 static int trace_write(const char *file, const char *s)
 {
 	char path[128];
-	int fd, ret;
 
 	snprintf(path, sizeof(path), TRACING "%s", file);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-	close(fd);
-	return ret;
+	return write_file(path, s);
 }
 
 TEST(lsm_hook_is_called)
@@ -522,7 +500,7 @@ TEST(mlock_and_ksm_are_not_inherited)
 	ASSERT_TRUE(smaps_value((unsigned long)p, "VmFlags", flags,
 				sizeof(flags)));
 	EXPECT_NE(NULL, strstr(flags, " lo"));
-	vmlck = status_kb("VmLck");
+	vmlck = kb_of("/proc/self/status", "VmLck");
 	EXPECT_LE(len / 1024, vmlck);
 
 	c = clone_of(getpid(), p, len, 0);
@@ -535,7 +513,7 @@ TEST(mlock_and_ksm_are_not_inherited)
 	ASSERT_TRUE(smaps_value((unsigned long)c, "Locked", locked,
 				sizeof(locked)));
 	EXPECT_EQ(0, strtol(locked, NULL, 10));
-	EXPECT_EQ(vmlck, status_kb("VmLck"));
+	EXPECT_EQ(vmlck, kb_of("/proc/self/status", "VmLck"));
 	munmap(c, len);
 	munlock(p, len);
 	munmap(p, len);
