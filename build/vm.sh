@@ -9,6 +9,10 @@
 # image (LOGDIR/disk.img) is the guest's virtio disk: a real block
 # filesystem for the page-cache file tests.
 #
+# numa=fake=2 splits the guest's memory into two NUMA nodes where the
+# kernel has NUMA emulation (the test kernel), so that migration can be
+# tested; other kernels ignore it.
+#
 # TCG by default: /dev/kvm on these machines is not hardware
 # virtualisation.  ACCEL=kvm asks for KVM where it works.  CMDLINE_EXTRA
 # is appended to the kernel command line (pvmmap.* options of the guest).
@@ -42,7 +46,7 @@ timeout --foreground -k 10 "$VM_TIMEOUT" \
 	-nographic -no-reboot -nodefaults \
 	-kernel "$OUT/arch/x86/boot/bzImage" -initrd "$INITRD" \
 	-drive "file=$LOGDIR/disk.img,if=virtio,format=raw" \
-	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=0 loglevel=7 pvmmap.mode=$MODE ${CMDLINE_EXTRA:-}" \
+	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=0 loglevel=7 numa=fake=2 pvmmap.mode=$MODE ${CMDLINE_EXTRA:-}" \
 	-serial "file:$LOGDIR/console.log" -serial "file:$LOGDIR/output.log" \
 	</dev/null || rc=$?
 end=$(date +%s.%N)
