@@ -141,6 +141,9 @@ def run_patch(diff, cwd, name):
 def apply(series, pristine, src):
     """Bring SRC to pristine + series, rewriting only changed files."""
     check(series)
+    # "cp -a" of a symlink copies the link: SRC would then be the pristine
+    # tree itself, and the series would be written into it.
+    pristine = os.path.realpath(pristine)
     state = os.path.join(src, ".series-files")
     if not os.path.isdir(src):
         tmp = src + ".tmp"
