@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,51 @@ static inline long map_count(void)
 		n++;
 	fclose(f);
 	return n;
+}
+
+/*
+ * The value of @key ("Locked", "VmFlags", ...) in /proc/self/smaps for the
+ * mapping at @addr, in @val.
+ */
+static inline bool smaps_value(unsigned long addr, const char *key,
+			       char *val, int size)
+{
+	unsigned long start, end;
+	bool in = false, found = false;
+	size_t n = strlen(key);
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		/* A mapping's header; "Key:" lines do not scan as a range. */
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = start == addr;
+		} else if (in && !strncmp(line, key, n) && line[n] == ':') {
+			size_t l = strlen(line + n + 1);
+
+			l = l < (size_t)size ? l : (size_t)size - 1;
+			memcpy(val, line + n + 1, l);
+			val[l] = '\0';
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Whether the mapping at @addr has the VmFlags flag @flag ("lo", "mg"). */
+static inline bool has_vmflag(unsigned long addr, const char *flag)
+{
+	char flags[256], *tok, *save;
+
+	if (!smaps_value(addr, "VmFlags", flags, sizeof(flags)))
+		return false;
+	for (tok = strtok_r(flags, "\n ", &save); tok;
+	     tok = strtok_r(NULL, "\n ", &save))
+		if (!strcmp(tok, flag))
+			return true;
+	return false;
 }
 
 #endif /* __SELFTEST_PVMMAP_H */

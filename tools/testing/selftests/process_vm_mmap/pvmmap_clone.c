@@ -19,212 +19,22 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
 #include <linux/io_uring.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <linux/userfaultfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
 #include "pvmmap.h"
 #include "pvmmap_data.h"
-
-#define PMD_SIZE	(2UL << 20)
-
-enum backing { SMALL, THP };
-
-/*
- * @a and @b both hold version 'A': write each in turn ('B' into @a, then
- * 'C' into @b) and check that the other side never sees the write.
- */
-static bool stay_apart(char *a, char *b, unsigned long len)
-{
-	fill(a, len, 'B');
-	if (!holds(b, len, 'A'))
-		return false;
-	fill(b, len, 'C');
-	return holds(a, len, 'B');
-}
-
-/* Map @len bytes of private anonymous memory; THP: aligned and huge. */
-static char *map_backing(unsigned long len, enum backing b)
-{
-	char *p, *aligned;
-
-	if (b == SMALL) {
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p != MAP_FAILED)
-			madvise(p, len, MADV_NOHUGEPAGE);
-		return p == MAP_FAILED ? NULL : p;
-	}
-	p = mmap(NULL, len + PMD_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	aligned = (char *)(((unsigned long)p + PMD_SIZE - 1) & ~(PMD_SIZE - 1));
-	if (aligned > p)
-		munmap(p, aligned - p);
-	munmap(aligned + len, p + PMD_SIZE - aligned);
-	madvise(aligned, len, MADV_HUGEPAGE);
-	return aligned;
-}
-
-/* How many pages of [@addr, @addr + @len) of @pid are swapped out. */
-static unsigned long swapped_pages(pid_t pid, unsigned long addr,
-				   unsigned long len)
-{
-	unsigned long n = 0, i;
-	char path[64];
-	uint64_t ent;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid ? pid : getpid());
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	for (i = addr / page_size; i < (addr + len) / page_size; i++)
-		if (pread(fd, &ent, sizeof(ent), i * sizeof(ent)) ==
-		    sizeof(ent) && (ent & (1ULL << 62)))
-			n++;
-	close(fd);
-	return n;
-}
-
-/* A counter of /proc/vmstat, or -1. */
-static long vm_event(const char *name)
-{
-	char key[64];
-	long val, ret = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			ret = val;
-	fclose(f);
-	return ret;
-}
-
-/* kB of AnonHugePages in the smaps entry of @pid's VMA at @addr. */
-static long anon_huge_kb(pid_t pid, unsigned long addr)
-{
-	char path[64], line[256];
-	unsigned long start, end;
-	bool in = false;
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid ? pid : getpid());
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in = start <= addr && addr < end;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
-/* A source process: maps, fills, then obeys one-byte commands. */
-struct peer {
-	pid_t pid;
-	int cmd;	/* test -> peer */
-	int ack;	/* peer -> test */
-	char *addr;
-	unsigned long len;
-};
-
-enum { CMD_WRITE = 'w', CMD_CHECK = 'c', CMD_PAGEOUT = 'p', CMD_QUIT = 'q' };
-
-static void peer_loop(struct peer *p, int cmd, int ack)
-{
-	char c[2], r;
-
-	while (read(cmd, c, 2) == 2) {
-		switch (c[0]) {
-		case CMD_WRITE:
-			fill(p->addr, p->len, c[1]);
-			r = 1;
-			break;
-		case CMD_CHECK:
-			r = holds(p->addr, p->len, c[1]);
-			break;
-		case CMD_PAGEOUT:
-			r = !madvise(p->addr, p->len, MADV_PAGEOUT);
-			break;
-		default:
-			_exit(0);
-		}
-		if (write(ack, &r, 1) != 1)
-			_exit(1);
-	}
-	_exit(0);
-}
-
-static bool peer_start(struct peer *p, unsigned long len, enum backing b)
-{
-	int to[2], from[2];
-
-	if (pipe(to) || pipe(from))
-		return false;
-	p->len = len;
-	p->pid = fork();
-	if (p->pid < 0)
-		return false;
-	if (p->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(to[1]);
-		close(from[0]);
-		p->addr = map_backing(len, b);
-		if (!p->addr)
-			_exit(1);
-		fill(p->addr, len, 'A');
-		if (write(from[1], &p->addr, sizeof(p->addr)) != sizeof(p->addr))
-			_exit(1);
-		peer_loop(p, to[0], from[1]);
-	}
-	close(to[0]);
-	close(from[1]);
-	p->cmd = to[1];
-	p->ack = from[0];
-	return read(p->ack, &p->addr, sizeof(p->addr)) == sizeof(p->addr);
-}
-
-/* Send a command; returns the peer's answer, or -1 if it died. */
-static int peer_do(struct peer *p, char cmd, char version)
-{
-	char c[2] = { cmd, version }, r;
-
-	if (write(p->cmd, c, 2) != 2 || read(p->ack, &r, 1) != 1)
-		return -1;
-	return r;
-}
-
-static void peer_stop(struct peer *p)
-{
-	reap(p->pid);
-	close(p->cmd);
-	close(p->ack);
-}
-
-static char *clone_of(pid_t pid, void *src, unsigned long len, void *dst,
-		      unsigned long flags)
-{
-	long ret = sys_process_vm_mmap(pid, (unsigned long)src, len,
-				       (unsigned long)dst, flags);
-
-	return ret < 0 ? NULL : (char *)ret;
-}
+#include "pvmmap_peer.h"
 
 FIXTURE(peer)
 {
@@ -432,7 +242,10 @@ TEST_F(peer, huge_stays_huge)
 	munmap(c, self->p.len);
 }
 
-/* A non-congruent FIXED destination works: the source PMDs are split. */
+/*
+ * A non-congruent FIXED destination works: the source's huge pages are
+ * split, and shared page by page.
+ */
 TEST_F(peer, huge_to_a_non_congruent_address)
 {
 	unsigned long len = self->p.len;
@@ -446,6 +259,12 @@ TEST_F(peer, huge_to_a_non_congruent_address)
 	c = clone_of(self->p.pid, self->p.addr, len, dst, PVMMAP_FIXED);
 	ASSERT_EQ(dst, c);
 	EXPECT_TRUE(holds(c, len, 'A'));
+	/* Split, not copied: the clone maps the source's very pages. */
+	if (geteuid() == 0)
+		for (unsigned long i = 0; i < len; i += page_size)
+			ASSERT_EQ(pfn_of(self->p.pid,
+					 (unsigned long)self->p.addr + i),
+				  pfn_of(0, (unsigned long)c + i));
 	fill(c, len, 'B');
 	EXPECT_EQ(1, peer_do(&self->p, CMD_CHECK, 'A'));
 	EXPECT_EQ(1, peer_do(&self->p, CMD_WRITE, 'C'));
@@ -1058,6 +877,298 @@ TEST(concurrent_churn)
 	EXPECT_EQ(0, bad);
 	EXPECT_LT(0, clones);
 	ksft_print_msg("%ld clones in %d s\n", clones, CHURN_SECONDS);
+}
+
+/*
+ * The caller's defaults for a new mapping apply to a clone as mmap(2)
+ * applies them.  Each runs in a child: mlockall() and prctl() stay there.
+ */
+static int in_child(int (*fn)(struct peer *p), struct peer *p)
+{
+	int status;
+	pid_t d = fork();
+
+	if (d == 0)
+		_exit(fn(p));
+	if (d < 0 || waitpid(d, &status, 0) != d || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* mlockall(MCL_FUTURE): the clone is locked, its pages in memory. */
+static int clone_under_mlockall(struct peer *p)
+{
+	long before;
+	char locked[64], *c;
+
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		return 2;
+	before = kb_of("/proc/self/status", "VmLck");
+	c = clone_of(p->pid, p->addr, p->len, NULL, 0);
+	if (!c)
+		return 3;
+	if (!has_vmflag((unsigned long)c, "lo"))
+		return 4;
+	if (kb_of("/proc/self/status", "VmLck") != before + (long)p->len / 1024)
+		return 5;
+	if (!smaps_value((unsigned long)c, "Locked", locked, sizeof(locked)) ||
+	    strtol(locked, NULL, 10) != (long)p->len / 1024)
+		return 6;
+	if (swapped_pages(0, (unsigned long)c, p->len))
+		return 7;
+	return holds(c, p->len, 'A') ? 0 : 8;
+}
+
+TEST(mlockall_future_locks_the_clone)
+{
+	struct peer p;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_TRUE(peer_start(&p, 32 * 4096, SMALL));
+	/* Half of it on swap: populating brings it back. */
+	peer_do(&p, CMD_PAGEOUT, 0);
+	EXPECT_EQ(0, in_child(clone_under_mlockall, &p));
+	peer_stop(&p);
+}
+
+/* Over RLIMIT_MEMLOCK, a locked clone is EAGAIN, as mmap(2) says. */
+static int clone_over_memlock(struct peer *p)
+{
+	struct rlimit rl = { 0, 0 };
+	long maps;
+
+	/* CAP_IPC_LOCK ignores the limit: be nobody (as the source is). */
+	if (mlockall(MCL_FUTURE) || setrlimit(RLIMIT_MEMLOCK, &rl))
+		return 2;
+	maps = map_count();
+	errno = 0;
+	if (clone_of(p->pid, p->addr, p->len, NULL, 0))
+		return 3;
+	if (errno != EAGAIN)
+		return 10 + errno;
+	return map_count() == maps ? 0 : 4;
+}
+
+TEST(mlockall_over_the_limit_is_eagain)
+{
+	struct peer p;
+	int status;
+	pid_t d;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (geteuid() != 0)
+		SKIP(return, "needs root to switch uids");
+	d = fork();
+	ASSERT_LE(0, d);
+	if (d == 0) {
+		/* Dumpable again after the uid change, so that it may attach. */
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534) ||
+		    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) ||
+		    !peer_start(&p, 8 * 4096, SMALL))
+			_exit(1);
+		_exit(in_child(clone_over_memlock, &p));
+	}
+	ASSERT_EQ(d, waitpid(d, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* PR_SET_MEMORY_MERGE: the clone is mergeable, as a new mmap() would be. */
+static int clone_with_merge_any(struct peer *p)
+{
+	char *c;
+
+	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		return 2;
+	c = clone_of(p->pid, p->addr, p->len, NULL, 0);
+	if (!c)
+		return 3;
+	return has_vmflag((unsigned long)c, "mg") ? 0 : 4;
+}
+
+TEST(memory_merge_makes_the_clone_mergeable)
+{
+	struct peer p;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) < 0)
+		SKIP(return, "no PR_SET_MEMORY_MERGE (KSM)");
+	ASSERT_TRUE(peer_start(&p, 8 * 4096, SMALL));
+	EXPECT_EQ(0, in_child(clone_with_merge_any, &p));
+	peer_stop(&p);
+}
+
+/* The clone is new to soft-dirty trackers, as after mmap(2). */
+TEST(clone_is_soft_dirty)
+{
+	struct peer p;
+	char *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_TRUE(peer_start(&p, 8 * 4096, SMALL));
+	c = clone_of(p.pid, p.addr, p.len, NULL, 0);
+	peer_stop(&p);
+	ASSERT_NE(NULL, c);
+	if (!has_vmflag((unsigned long)c, "sd"))
+		EXPECT_TRUE(access("/proc/self/clear_refs", W_OK) != 0);
+	munmap(c, 8 * page_size);
+}
+
+/*
+ * A PVMMAP_FIXED destination over a range registered with userfaultfd
+ * delivers UFFD_EVENT_UNMAP, as munmap(2) and mmap(MAP_FIXED) do.  Like
+ * them, the call waits until the event is read: another thread reads it.
+ */
+struct uffd_reader {
+	int uffd;
+	struct uffd_msg msg;
+	ssize_t got;
+};
+
+static void *read_uffd_event(void *arg)
+{
+	struct uffd_reader *r = arg;
+	struct pollfd pfd = { .fd = r->uffd, .events = POLLIN };
+
+	r->got = -1;
+	if (poll(&pfd, 1, 30000) == 1)
+		r->got = read(r->uffd, &r->msg, sizeof(r->msg));
+	return NULL;
+}
+
+TEST(fixed_over_userfaultfd_range_reports_unmap)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_EVENT_UNMAP };
+	unsigned long len = 8 * 4096;
+	struct uffdio_register reg;
+	struct uffd_reader r;
+	pthread_t reader;
+	struct peer p;
+	char *mine;
+	int uffd;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd (%s)", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	mine = map_backing(len, SMALL);
+	ASSERT_NE(NULL, mine);
+	reg.range.start = (unsigned long)mine;
+	reg.range.len = len;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_TRUE(peer_start(&p, len, SMALL));
+	r.uffd = uffd;
+	ASSERT_EQ(0, pthread_create(&reader, NULL, read_uffd_event, &r));
+	ASSERT_EQ(mine, clone_of(p.pid, p.addr, len, mine, PVMMAP_FIXED));
+	pthread_join(reader, NULL);
+	peer_stop(&p);
+	EXPECT_TRUE(holds(mine, len, 'A'));
+	ASSERT_EQ(sizeof(r.msg), r.got);
+	EXPECT_EQ(UFFD_EVENT_UNMAP, r.msg.event);
+	EXPECT_EQ((unsigned long)mine, r.msg.arg.remove.start);
+	EXPECT_EQ((unsigned long)mine + len, r.msg.arg.remove.end);
+	munmap(mine, len);
+	close(uffd);
+}
+
+/*
+ * An OOM-reaped source (here reaped by process_mrelease(2) as it dies)
+ * has lost its pages while its page tables still seem to describe them: a
+ * clone of it is EFAULT, as process_vm_readv(2) is, never zero pages.
+ * Whether the call sees the source before or after it is reaped, or gone
+ * (ESRCH), is a race; what it returns must always be one of those.
+ */
+#ifndef __NR_process_mrelease
+#define __NR_process_mrelease 448
+#endif
+
+struct reaped {
+	char *addr;
+	pid_t tid;	/* a thread that is not the leader */
+};
+
+/* Spins; says its thread id first. */
+static void *spin(void *arg)
+{
+	long count = 0;
+
+	__atomic_store_n((pid_t *)arg, gettid(), __ATOMIC_RELEASE);
+	for (;;)
+		__atomic_fetch_add(&count, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static pid_t dying_source(unsigned long len, struct reaped *r)
+{
+	int to[2];
+	pid_t s;
+
+	if (pipe(to))
+		return -1;
+	s = fork();
+	if (s == 0) {
+		pid_t leader;
+		pthread_t t;
+
+		r->addr = map_backing(len, SMALL);
+		if (!r->addr)
+			_exit(1);
+		fill(r->addr, len, 'A');
+		r->tid = 0;
+		for (int i = 0; i < 4; i++)
+			pthread_create(&t, NULL, spin, &r->tid);
+		while (!__atomic_load_n(&r->tid, __ATOMIC_ACQUIRE))
+			usleep(1000);
+		if (write(to[1], r, sizeof(*r)) != sizeof(*r))
+			_exit(1);
+		spin(&leader);
+	}
+	close(to[1]);
+	if (s < 0 || read(to[0], r, sizeof(*r)) != sizeof(*r))
+		s = -1;
+	close(to[0]);
+	return s;
+}
+
+TEST(oom_reaped_source_is_efault)
+{
+	unsigned long len = 4UL << 20;
+	int reaped = 0, before = 0, gone = 0;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < 30; i++) {
+		struct reaped r;
+		pid_t s = dying_source(len, &r);
+		int pidfd, status;
+		char *c;
+
+		ASSERT_LT(0, s);
+		pidfd = sys_pidfd_open(s, 0);
+		ASSERT_LE(0, pidfd);
+		kill(s, SIGKILL);
+		if (syscall(__NR_process_mrelease, pidfd, 0) && errno == ENOSYS)
+			SKIP(return, "no process_mrelease()");
+		/* A thread's id names the process while that thread has an mm. */
+		c = clone_of(r.tid, r.addr, len, NULL, 0);
+		if (c) {
+			ASSERT_TRUE(holds(c, len, 'A'));
+			munmap(c, len);
+			before++;
+		} else if (errno == EFAULT) {
+			reaped++;
+		} else {
+			ASSERT_EQ(ESRCH, errno);
+			gone++;
+		}
+		close(pidfd);
+		ASSERT_EQ(s, waitpid(s, &status, 0));
+	}
+	ksft_print_msg("clone before the reap %d, after it %d, source gone %d\n",
+		       before, reaped, gone);
 }
 
 TEST_HARNESS_MAIN

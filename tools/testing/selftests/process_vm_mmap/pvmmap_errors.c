@@ -494,6 +494,34 @@ TEST(argument_checks_come_before_permission)
 	reap(target);
 }
 
+/*
+ * The overlap of an exact destination with the source of the same process
+ * is one of the two checks that need the target's address space, and comes
+ * before the checks of the source mappings: over a hole (EFAULT) or a
+ * mapping that cannot be cloned (EOPNOTSUPP), the overlap still says EINVAL.
+ */
+TEST_F(args, fixed_overlap_comes_before_the_source_mappings)
+{
+	unsigned long half = 2 * page_size;
+
+	/* A hole in the middle of the source range. */
+	ASSERT_EQ(0, munmap(self->buf + page_size, page_size));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, half,
+				     self->src + page_size, PVMMAP_FIXED));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src, half, self->src,
+				     PVMMAP_FIXED_NOREPLACE));
+	/* Not overlapping: the hole is what is wrong. */
+	EXPECT_EQ(EFAULT, call_errno(self->self, self->src, half,
+				     self->src + half, PVMMAP_FIXED));
+	/* A kind that cannot be cloned (MADV_DONTFORK). */
+	ASSERT_EQ(0, madvise(self->buf + half, half, MADV_DONTFORK));
+	EXPECT_EQ(EINVAL, call_errno(self->self, self->src + half, half,
+				     self->src + half + page_size,
+				     PVMMAP_FIXED));
+	EXPECT_EQ(0x5a, self->buf[0]);
+	EXPECT_EQ(0x5a, self->buf[half]);
+}
+
 static void *park(void *arg)
 {
 	__atomic_store_n((pid_t *)arg, gettid(), __ATOMIC_RELEASE);

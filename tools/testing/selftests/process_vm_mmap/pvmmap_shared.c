@@ -86,33 +86,6 @@ static bool maps_line(pid_t pid, unsigned long addr, char *line, int size)
 	return found;
 }
 
-/*
- * The value of @key ("Locked", "VmFlags", ...) in /proc/self/smaps for the
- * mapping at @addr, in @val.
- */
-static bool smaps_value(unsigned long addr, const char *key, char *val,
-			int size)
-{
-	unsigned long start, end;
-	bool in = false, found = false;
-	size_t n = strlen(key);
-	char line[512];
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		/* A mapping's header; "Key:" lines do not scan as a range. */
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in = start == addr;
-		} else if (in && !strncmp(line, key, n) && line[n] == ':') {
-			snprintf(val, size, "%s", line + n + 1);
-			found = true;
-		}
-	}
-	if (f)
-		fclose(f);
-	return found;
-}
-
 static char *clone_of(pid_t pid, void *src, unsigned long len,
 		      unsigned long flags)
 {
