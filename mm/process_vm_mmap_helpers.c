@@ -13,6 +13,7 @@
 #include <linux/mempolicy.h>
 #include <linux/perf_event.h>
 #include <linux/pkeys.h>
+#include <linux/rmap.h>
 #include <linux/secretmem.h>
 #include <linux/security.h>
 #include <linux/syscalls.h>
@@ -293,6 +294,9 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 		goto free;
 	if (anon_vma_fork(vma, src_vma))
 		goto free_policy;
+	/* Its pages will be mapped where KSM's rmap does not look for them. */
+	if (src_vma->anon_vma)
+		anon_vma_set_cloned(src_vma->anon_vma);
 	vma_set_page_prot(vma);
 	/* As mmap_region(): no write seal between the check and the link. */
 	if (file && vma_is_shared_maywrite(vma)) {
