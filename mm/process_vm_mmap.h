@@ -51,23 +51,30 @@ struct vm_area_struct *pvmmap_vma_facts(struct mm_struct *mm,
 					unsigned long addr,
 					struct pvmmap_vma_facts *facts);
 bool pvmmap_in_gate_area(struct mm_struct *mm, unsigned long addr);
+int pvmmap_untag_src(struct mm_struct *mm, unsigned long addr,
+		     unsigned long *untagged);
+bool pvmmap_src_unstable(struct mm_struct *mm);
 int pvmmap_security_mmap(struct file *file, unsigned long prot, bool shared);
 bool pvmmap_dst_denies_exec(void);
 int pvmmap_lock_src_vma(struct vm_area_struct *vma);
 unsigned long pvmmap_dst_area(unsigned long src, unsigned long len,
 			      unsigned long hint);
-int pvmmap_dst_fixed(unsigned long addr, unsigned long len, bool replace);
+int pvmmap_dst_unmap(unsigned long addr, unsigned long len);
+int pvmmap_dst_free(unsigned long addr, unsigned long len);
 struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 					unsigned long start, unsigned long end,
 					unsigned long dst);
 void pvmmap_clone_done(struct vm_area_struct *vma,
 		       struct vm_area_struct *src_vma);
+void pvmmap_populate(unsigned long start, unsigned long len);
 void pvmmap_uprobe_lock(void);
 void pvmmap_uprobe_unlock(void);
 int pvmmap_copy_extent(struct vm_area_struct *dst_vma,
 		       struct vm_area_struct *src_vma, unsigned long dst,
 		       unsigned long src, unsigned long len, bool whole_pmd);
-int pvmmap_unmap(struct mm_struct *mm, unsigned long start, unsigned long len);
+int pvmmap_unmap_src(struct mm_struct *mm, unsigned long start,
+		     unsigned long len);
+void pvmmap_undo(unsigned long start, unsigned long len);
 void pvmmap_flush_src(struct mm_struct *mm);
 
 #endif /* _MM_PROCESS_VM_MMAP_H */

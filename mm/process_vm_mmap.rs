@@ -8,15 +8,18 @@
 //! 1. check the arguments ([`request`], pure and host-tested);
 //! 2. find the target by pid or pidfd and take its address space through `mm_access()`, the
 //!    gate of `process_vm_writev(2)`;
-//! 3. check what needs the target's address space: the end of the source range, and whether
-//!    an exact destination overlaps the source in the same address space;
+//! 3. check what needs the target's address space: the source range, untagged as the target
+//!    sees it, against its end, and whether an exact destination overlaps the source in the
+//!    same address space;
 //! 4. ask the LSMs whether the caller may map what the source range maps, without locks
-//!    ([`approve`]);
+//!    ([`approve`]); make room for a `PVMMAP_FIXED` destination under the caller's lock alone;
 //! 5. lock both address spaces ([`LockedPair`]) and check every source mapping before
 //!    anything changes ([`sources`]);
 //! 6. place the destination, create one destination VMA per source piece and copy the page
-//!    tables extent by extent ([`extent`]); on failure, unmap what was created;
-//! 7. with `PVMMAP_MOVE`, unmap the source range.
+//!    tables extent by extent ([`extent`]); on failure, unmap what was created ([`undo`],
+//!    which cannot fail);
+//! 7. with `PVMMAP_MOVE`, unmap the source range;
+//! 8. with the locks dropped, fault in a clone that `mlockall(MCL_FUTURE)` locked.
 //!
 //! Every reference and lock taken on the way is owned by a value released when it goes out of
 //! scope, so no path returns with one held.
@@ -126,9 +129,9 @@ fn access_mm(task: &Task) -> Result<ARef<MmWithUser>> {
 }
 
 /// Both address spaces locked for write: the source's and the caller's (maybe the same one).
+/// The C helpers reach the caller's as `current->mm`; holding this value is their proof.
 struct LockedPair<'a> {
     src: &'a MmWithUser,
-    dst: &'a MmWithUser,
     _locks: MmapWritePairGuard<'a>,
 }
 
@@ -137,13 +140,8 @@ impl<'a> LockedPair<'a> {
     fn lock(src: &'a MmWithUser, dst: &'a MmWithUser) -> Result<Self> {
         Ok(Self {
             src,
-            dst,
             _locks: MmapWritePairGuard::lock_killable(src, dst)?,
         })
-    }
-
-    fn same_mm(&self) -> bool {
-        core::ptr::eq(self.src.as_raw(), self.dst.as_raw())
     }
 }
 
@@ -319,11 +317,27 @@ fn sources<'a>(
     Ok(if changed { Err(Changed) } else { Ok(pieces) })
 }
 
-/// Chooses or prepares the destination range in the caller's mm and returns its start; the
-/// [`LockedPair`] proves the caller's mm is locked for write. It is borrowed mutably because
-/// placing may unmap and split mappings of the caller's mm, which can be the source's: no
-/// [`Piece`] found before can outlive the call.
-fn place(_locked: &mut LockedPair<'_>, req: &Request) -> Result<usize> {
+/// Makes room for a `PVMMAP_FIXED` destination before the locks of the pair are taken: under
+/// the caller's mmap lock alone, since a file's `->close()` may wait for the source process (a
+/// FUSE daemon), which needs its own. [`place`] then finds the range free, unless another thread
+/// of the caller mapped something there in between.
+fn unmap_fixed_destination(req: &Request) -> Result {
+    match req.placement {
+        Placement::Fixed(addr) => {
+            // SAFETY: No mmap lock is held; `addr` and `req.len` were checked against
+            // `TASK_SIZE`.
+            errno_result(unsafe { bindings::pvmmap_dst_unmap(addr, req.len) })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Chooses or checks the destination range in the caller's mm and returns its start, or
+/// `Ok(None)` if a `PVMMAP_FIXED` range that [`unmap_fixed_destination`] emptied was mapped
+/// again since. The [`LockedPair`] proves the caller's mm is locked for write; it is borrowed
+/// mutably because placing may change the caller's mm, which can be the source's: no [`Piece`]
+/// found before can outlive the call.
+fn place(_locked: &mut LockedPair<'_>, req: &Request) -> Result<Option<usize>> {
     match req.placement {
         Placement::Hint(hint) => {
             // SAFETY: The caller's mm is locked for write (`_locked`).
@@ -332,13 +346,14 @@ fn place(_locked: &mut LockedPair<'_>, req: &Request) -> Result<usize> {
             if (addr as isize) < 0 && (addr as isize) >= -(bindings::MAX_ERRNO as isize) {
                 return Err(Error::from_errno(addr as c_int));
             }
-            Ok(addr)
+            Ok(Some(addr))
         }
         Placement::Fixed(addr) | Placement::FixedNoReplace(addr) => {
-            let replace = matches!(req.placement, Placement::Fixed(_));
             // SAFETY: As above; `addr` and `req.len` were checked against `TASK_SIZE`.
-            errno_result(unsafe { bindings::pvmmap_dst_fixed(addr, req.len, replace) })?;
-            Ok(addr)
+            match errno_result(unsafe { bindings::pvmmap_dst_free(addr, req.len) }) {
+                Err(e) if e == EEXIST && matches!(req.placement, Placement::Fixed(_)) => Ok(None),
+                r => r.map(|()| Some(addr)),
+            }
         }
     }
 }
@@ -372,15 +387,13 @@ impl Drop for FlushOnDrop<'_> {
     }
 }
 
-/// Unmaps what a failed call created in the caller's mm, locked for write by the caller.
-fn undo(dst: &MmWithUser, start: usize, len: usize) {
-    // SAFETY: The caller holds the write lock of `dst`; the range is what this call mapped.
-    let ret = unsafe { bindings::pvmmap_unmap(dst.as_raw(), start, len) };
-    // Unmapping a whole range of our own VMAs splits nothing, but the maple tree may still need
-    // a node; under memory pressure that can fail and leave a partial clone mapped: say so.
-    if ret != 0 {
-        pr_warn!("process_vm_mmap: could not undo a partial clone ({ret})\n");
-    }
+/// Unmaps what a failed call created in the caller's mm; the [`LockedPair`] proves that mm is
+/// locked for write. Cannot fail: whole VMAs of the clone are unmapped, which splits nothing,
+/// and the few maple tree nodes needed are allocated with `__GFP_NOFAIL`.
+fn undo(_locked: &LockedPair<'_>, start: usize, len: usize) {
+    // SAFETY: The caller's mm is locked for write (`_locked`); `[start, start + len)` is made of
+    // the VMAs this call created.
+    unsafe { bindings::pvmmap_undo(start, len) };
 }
 
 /// Creates the destination VMA of `piece` at `dst` and copies its page tables.
@@ -425,11 +438,24 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
     if unsafe { bindings::pvmmap_in_gate_area(src_mm.as_raw(), req.src) } {
         return Err(policy::Refusal::Kind.into());
     }
+    // A tagged address (arm64 TBI, x86 LAM) means what the target's mm makes of it, as for
+    // `process_madvise(2)`; untagging clears high bits only, so the range stays page aligned
+    // and does not wrap.
+    let mut untagged = 0;
+    // SAFETY: `src_mm` has users; `untagged` is valid for writes.
+    errno_result(unsafe { bindings::pvmmap_untag_src(src_mm.as_raw(), req.src, &mut untagged) })?;
+    let req = Request {
+        src: untagged,
+        ..req
+    };
     // SAFETY: `task_size` is set when the mm is set up for exec and not changed while the mm has
     // users; `src_mm` holds one.
     req.check_source_end(unsafe { (*src_mm.as_raw()).__bindgen_anon_1.task_size })?;
     let current = current!();
     let dst_mm = current.mm().ok_or(ESRCH)?;
+    if core::ptr::eq(src_mm.as_raw(), dst_mm.as_raw()) {
+        req.check_same_mm()?;
+    }
     let ctx = policy::Context {
         move_source: req.move_source,
         // SAFETY: Reads a flag of the current mm; no precondition.
@@ -438,32 +464,43 @@ fn process_vm_mmap(pid: i32, src: usize, len: usize, dst: usize, flags: usize) -
 
     for _ in 0..ATTEMPTS {
         let grants = approve(&src_mm, &req, &ctx)?;
-        // Declared first, dropped last: after the mmap locks.
-        let _uprobes = UprobeGuard::lock();
-        let mut mms = LockedPair::lock(&src_mm, dst_mm)?;
-        if let Some(ret) = clone_locked(&mut mms, &req, &ctx, &grants)? {
-            return Ok(ret);
+        unmap_fixed_destination(&req)?;
+        let start = {
+            // Declared first, dropped last: after the mmap locks.
+            let _uprobes = UprobeGuard::lock();
+            let mut mms = LockedPair::lock(&src_mm, dst_mm)?;
+            clone_locked(&mut mms, &req, &ctx, &grants)?
+        };
+        if let Some(start) = start {
+            // SAFETY: No mmap lock is held; the clone is at `[start, start + len)`.
+            unsafe { bindings::pvmmap_populate(start, req.len) };
+            return Ok(start);
         }
     }
     Err(EAGAIN)
 }
 
-/// Does the clone under both locks; `Ok(None)` if the source changed since [`approve`] (nothing
-/// was changed then).
+/// Does the clone under both locks; `Ok(None)` if the source changed since [`approve`], or a
+/// `PVMMAP_FIXED` destination was mapped again since [`unmap_fixed_destination`] (nothing was
+/// changed then).
 fn clone_locked(
     mms: &mut LockedPair<'_>,
     req: &Request,
     ctx: &policy::Context,
     grants: &Grants,
 ) -> Result<Option<usize>> {
-    if mms.same_mm() {
-        req.check_same_mm()?;
+    // An OOM-reaped source has lost pages its page tables seem to map: as `process_vm_readv(2)`.
+    // SAFETY: The source mm is locked.
+    if unsafe { bindings::pvmmap_src_unstable(mms.src.as_raw()) } {
+        return Err(EFAULT);
     }
     // Every source mapping is checked before anything changes.
     if sources(mms, req, ctx, grants)?.is_err() {
         return Ok(None);
     }
-    let start = place(mms, req)?;
+    let Some(start) = place(mms, req)? else {
+        return Ok(None);
+    };
     // Placing may have unmapped parts of the caller's mm, which can be the source's: look at
     // the source again for the pointers to copy from. Nothing the LSMs did not see can have
     // appeared: both locks are held.
@@ -478,17 +515,17 @@ fn clone_locked(
     for piece in pieces.iter() {
         if let Err(e) = clone_piece(piece, start + (piece.start - req.src)) {
             // Unmap whatever this call created, the VMA of the failing piece included.
-            undo(mms.dst, start, piece.end - req.src);
+            undo(mms, start, piece.end - req.src);
             return Err(e);
         }
     }
     if req.move_source {
-        // SAFETY: The source mm is locked for write; the range was just checked to be mapped and
-        // not sealed.
-        let ret = unsafe { bindings::pvmmap_unmap(mms.src.as_raw(), req.src, req.len) };
+        // SAFETY: The source mm is locked for write; the range was just checked to be mapped,
+        // not sealed, and below the source mm's `task_size`.
+        let ret = unsafe { bindings::pvmmap_unmap_src(mms.src.as_raw(), req.src, req.len) };
         if let Err(e) = errno_result(ret) {
             // No half-done move: the clone goes too.
-            undo(mms.dst, start, req.len);
+            undo(mms, start, req.len);
             return Err(e);
         }
     }

@@ -7,6 +7,8 @@
  */
 
 #include <linux/mm.h>
+#include <linux/khugepaged.h>
+#include <linux/ksm.h>
 #include <linux/memfd.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
@@ -17,6 +19,7 @@
 #include <linux/secretmem.h>
 #include <linux/security.h>
 #include <linux/syscalls.h>
+#include <linux/uaccess.h>
 #include <linux/uprobes.h>
 #include <linux/userfaultfd_k.h>
 #include <asm/tlbflush.h>
@@ -135,6 +138,41 @@ bool pvmmap_in_gate_area(struct mm_struct *mm, unsigned long addr)
 }
 
 /**
+ * pvmmap_untag_src() - Untag a source address the way the target's mm does.
+ * @mm: the source mm
+ * @addr: the source address as the caller gave it
+ * @untagged: the address without tag bits (arm64 TBI, x86 LAM)
+ *
+ * As process_madvise(2) does: the tag bits that the target's mm ignores are
+ * cleared, under its mmap lock, which the untag mask needs.
+ *
+ * Return: 0, or -EINTR if a fatal signal arrived while waiting for the lock.
+ */
+int pvmmap_untag_src(struct mm_struct *mm, unsigned long addr,
+		     unsigned long *untagged)
+{
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	*untagged = untagged_addr_remote(mm, addr);
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+/**
+ * pvmmap_src_unstable() - Whether the OOM reaper has torn the source down.
+ * @mm: the source mm, locked
+ *
+ * An OOM-reaped mm (MMF_UNSTABLE) has lost pages that its page tables still
+ * seem to describe; process_vm_readv(2) fails on it with EFAULT.
+ *
+ * Return: true if the source must not be cloned.
+ */
+bool pvmmap_src_unstable(struct mm_struct *mm)
+{
+	return mm_flags_test(MMF_UNSTABLE, mm);
+}
+
+/**
  * pvmmap_security_mmap() - Ask the LSMs whether the caller may map a file.
  * @file: the file a source mapping maps (for shared anonymous memory, its
  *	shmem file), or NULL for anonymous memory
@@ -196,25 +234,51 @@ unsigned long pvmmap_dst_area(unsigned long src, unsigned long len,
 }
 
 /**
- * pvmmap_dst_fixed() - Prepare an exact destination in the current mm.
+ * pvmmap_dst_unmap() - Make room for a PVMMAP_FIXED destination.
  * @addr: start, page aligned, below TASK_SIZE with @len
  * @len: length
- * @replace: unmap what is there (PVMMAP_FIXED), or fail (NOREPLACE)
  *
- * Return: 0, -EEXIST if @replace is false and the range is not free,
- * -EPERM below mmap_min_addr or over sealed mappings, -ENOMEM.
+ * Unmaps what the current mm maps in the range, as mmap(MAP_FIXED) does,
+ * under the current mm's lock alone: a file's ->close() may wait for the
+ * source process (a FUSE daemon writing back), which needs its own mmap
+ * lock.  Delivers UFFD_EVENT_UNMAP to a userfaultfd that registered the
+ * range, after the lock is dropped, as munmap(2) does.
+ *
+ * Return: 0; -EPERM below mmap_min_addr (or as the LSM says) or over sealed
+ * mappings; -ENOMEM; -EINTR on a fatal signal while waiting for the lock.
  */
-int pvmmap_dst_fixed(unsigned long addr, unsigned long len, bool replace)
+int pvmmap_dst_unmap(unsigned long addr, unsigned long len)
 {
 	struct mm_struct *mm = current->mm;
+	LIST_HEAD(uf);
 	int err = security_mmap_addr(addr);
 
 	if (err)
 		return err;
-	if (!replace)
-		return find_vma_intersection(mm, addr, addr + len) ? -EEXIST : 0;
-	/* No userfaultfd unmap events: see the documentation. */
-	return do_munmap(mm, addr, len, NULL);
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	err = do_munmap(mm, addr, len, &uf);
+	mmap_write_unlock(mm);
+	userfaultfd_unmap_complete(mm, &uf);
+	return err;
+}
+
+/**
+ * pvmmap_dst_free() - Check an exact destination in the current mm.
+ * @addr: start, page aligned, below TASK_SIZE with @len
+ * @len: length
+ *
+ * Return: 0 if nothing is mapped in the range, -EEXIST if something is,
+ * -EPERM below mmap_min_addr (or as the LSM says).
+ */
+int pvmmap_dst_free(unsigned long addr, unsigned long len)
+{
+	int err = security_mmap_addr(addr);
+
+	if (err)
+		return err;
+	return find_vma_intersection(current->mm, addr, addr + len) ?
+	       -EEXIST : 0;
 }
 
 /**
@@ -226,15 +290,21 @@ int pvmmap_dst_fixed(unsigned long addr, unsigned long len, bool replace)
  * @dst: where the piece goes in the current mm, locked for write, free
  *
  * As dup_mmap() does for a child, but at another address and charged to
- * the current mm: the map count, RLIMIT_AS and overcommit limits; the page
- * offsets that rmap needs (file and anon) follow the piece; the anon_vma is
- * forked from the source's; mlock, userfaultfd, seals and KSM merging are
- * not inherited.  A shared mapping of a file holds off write seals as
- * mmap(2) does, and a read-only one of a write-sealed memfd cannot be made
- * writable.  The page tables are not copied.
+ * the current mm: the map count, RLIMIT_AS, RLIMIT_MEMLOCK and overcommit
+ * limits; the page offsets that rmap needs (file and anon) follow the
+ * piece; the anon_vma is forked from the source's, and its tree marked as
+ * cloned elsewhere for KSM (anon_vma_set_cloned()); mlock, userfaultfd,
+ * seals, KSM merging, protection keys and swap readahead state are not
+ * inherited.  As for a new mapping of mmap(2), the current mm's defaults
+ * apply (mm->def_vma_flags, PR_SET_MEMORY_MERGE's KSM merging) and the
+ * clone is new to soft-dirty trackers.  A shared mapping of a file holds off
+ * write seals as mmap(2) does, and a read-only one of a write-sealed memfd
+ * cannot be made writable.  The page tables are not copied.
  *
  * Return: the new VMA, or an ERR_PTR: -EPERM if the memfd was write-sealed
- * since pvmmap_vma_facts(), -ENOMEM for any limit or allocation.
+ * since pvmmap_vma_facts(), -EAGAIN if mlockall(MCL_FUTURE) would exceed
+ * RLIMIT_MEMLOCK (as mmap(2) says), -ENOMEM for any other limit or
+ * allocation.
  */
 struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 					unsigned long start, unsigned long end,
@@ -246,10 +316,14 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	struct vm_area_struct *vma;
 	struct file *file = src_vma->vm_file;
 	bool charged = false, writable = false;
+	vma_flags_t defaults = mm->def_vma_flags;
 	int err = -ENOMEM;
 
 	if (mm->map_count >= get_sysctl_max_map_count())
 		return ERR_PTR(-ENOMEM);
+	if (!mlock_future_ok(mm, vma_flags_test(&defaults, VMA_LOCKED_BIT),
+			     end - start))
+		return ERR_PTR(-EAGAIN);
 	if (vma_test(src_vma, VMA_ACCOUNT_BIT)) {
 		if (security_vm_enough_memory_mm(mm, pages))
 			return ERR_PTR(-ENOMEM);
@@ -263,13 +337,28 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	vma->vm_start = dst;
 	vma->vm_end = dst + (end - start);
 	/*
-	 * A new mapping for soft-dirty trackers, as after mmap().  Protection
-	 * keys and VM_ARCH_CLEAR's bits mean something in the source's mm
-	 * only: the clone gets key 0, as mmap() gives.
+	 * Protection keys and VM_ARCH_CLEAR's bits mean something in the
+	 * source's mm only: the clone gets key 0, as mmap() gives.
 	 */
-	__vm_flags_mod(vma, VM_SOFTDIRTY, VM_LOCKED_MASK | __VM_UFFD_FLAGS |
-		       VM_SEALED | VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP |
+	__vm_flags_mod(vma, 0, VM_LOCKED_MASK | __VM_UFFD_FLAGS | VM_SEALED |
+		       VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP |
 		       VM_FLAGS_CLEAR);
+	/*
+	 * The caller's defaults for a new mapping, as mmap() applies them;
+	 * mlock comes once the pages are there (pvmmap_clone_done()).
+	 */
+	vma_flags_clear_mask(&defaults, VMA_LOCKED_MASK);
+	vma_flags_set_mask(&vma->flags, defaults);
+	if (vma_test(vma, VMA_NOHUGEPAGE_BIT))
+		vma_clear_flags_mask(vma, mk_vma_flags(VMA_HUGEPAGE_BIT));
+	vma->flags = ksm_vma_flags(mm, file, vma->flags);
+	/* A new mapping for soft-dirty trackers, as after mmap(). */
+	if (pgtable_supports_soft_dirty())
+		__vm_flags_mod(vma, VM_SOFTDIRTY, 0);
+#ifdef CONFIG_SWAP
+	/* The source's readahead window says nothing about the clone's use. */
+	atomic_long_set(&vma->swap_readahead_info, 0);
+#endif
 	if (file) {
 		/* Seals may have been added since the facts were taken. */
 		err = memfd_check_seals_mmap(file, &vma->flags);
@@ -344,12 +433,46 @@ unacct:
  * the breakpoints of registered uprobes go into the new file mapping, as
  * mmap(2) puts them; after the copy, which expects empty page tables.  The
  * caller holds pvmmap_uprobe_lock(), so no uprobe comes or goes meanwhile.
+ *
+ * Then what mmap(2) does for a new mapping: with mlockall(MCL_FUTURE) the
+ * clone is locked and the pages it maps already are mlocked (as mlock(2)
+ * does; pvmmap_populate() brings in the rest), and khugepaged learns of it.
  */
 void pvmmap_clone_done(struct vm_area_struct *vma,
 		       struct vm_area_struct *src_vma)
 {
-	uprobe_dup_mmap(src_vma->vm_mm, vma->vm_mm);
+	struct mm_struct *mm = vma->vm_mm;
+
+	uprobe_dup_mmap(src_vma->vm_mm, mm);
 	uprobe_mmap(vma);
+	if (vma_flags_test(&mm->def_vma_flags, VMA_LOCKED_BIT) &&
+	    vma_supports_mlock(vma)) {
+		vma_flags_t flags = vma->flags;
+
+		vma_flags_set(&flags, VMA_LOCKED_BIT);
+		if (vma_flags_test(&mm->def_vma_flags, VMA_LOCKONFAULT_BIT))
+			vma_flags_set(&flags, VMA_LOCKONFAULT_BIT);
+		mm->locked_vm += vma_pages(vma);
+		mlock_vma_pages_range(vma, vma->vm_start, vma->vm_end, &flags);
+	}
+	khugepaged_enter_vma(vma, vma->vm_flags);
+}
+
+/**
+ * pvmmap_populate() - Fault in a clone that mlockall(MCL_FUTURE) locked.
+ * @start: start of the clone in the current mm
+ * @len: its length
+ *
+ * As mmap(2) populates a mapping that it locked, with no mmap lock held;
+ * pages that cannot be brought in are left for the first access.
+ */
+void pvmmap_populate(unsigned long start, unsigned long len)
+{
+	vma_flags_t defaults = current->mm->def_vma_flags;
+
+	if (vma_flags_test(&defaults, VMA_LOCKED_BIT) &&
+	    !vma_flags_test(&defaults, VMA_LOCKONFAULT_BIT))
+		mm_populate(start, len);
 }
 
 /**
@@ -387,7 +510,8 @@ void pvmmap_uprobe_unlock(void)
  * source, and the source's write_protect_seq, which GUP-fast and
  * folio_needs_cow_for_dma() rely on.
  *
- * Return: 0 or -ENOMEM.
+ * Return: 0, or the errno of copy_page_range_extent(): -ENOMEM, -EINTR,
+ * -EAGAIN, -EFAULT, -EHWPOISON.
  */
 int pvmmap_copy_extent(struct vm_area_struct *dst_vma,
 		       struct vm_area_struct *src_vma, unsigned long dst,
@@ -426,18 +550,41 @@ int pvmmap_lock_src_vma(struct vm_area_struct *vma)
 }
 
 /**
- * pvmmap_unmap() - Unmap a range of an mm whose lock is held for write.
- * @mm: the mm
+ * pvmmap_unmap_src() - Unmap the source range of PVMMAP_MOVE.
+ * @mm: the source mm, locked for write
  * @start: start, page aligned
- * @len: length
+ * @len: length, the range checked against @mm's own task_size
  *
- * Undoes a partial clone, and does the unmap of PVMMAP_MOVE.
+ * do_munmap() checks the range against the caller's TASK_SIZE, which for
+ * a compat caller says nothing about a 64-bit target's range.
  *
- * Return: 0 or a negative errno from do_munmap().
+ * Return: 0, -ENOMEM if a VMA could not be split, -EPERM over sealed ones.
  */
-int pvmmap_unmap(struct mm_struct *mm, unsigned long start, unsigned long len)
+int pvmmap_unmap_src(struct mm_struct *mm, unsigned long start,
+		     unsigned long len)
 {
-	return do_munmap(mm, start, len, NULL);
+	VMA_ITERATOR(vmi, mm, start);
+	struct vm_area_struct *vma = vma_find(&vmi, start + len);
+
+	if (!vma)
+		return 0;
+	return do_vmi_align_munmap(&vmi, vma, mm, start, start + len, NULL,
+				   false);
+}
+
+/**
+ * pvmmap_undo() - Unmap what a failed clone created in the current mm.
+ * @start: start of the clone
+ * @len: length of what was created: whole VMAs of the clone
+ *
+ * Cannot fail: no partial clone is left mapped.  The current mm is locked
+ * for write.
+ */
+void pvmmap_undo(unsigned long start, unsigned long len)
+{
+	VMA_ITERATOR(vmi, current->mm, start);
+
+	do_vmi_munmap_nofail(&vmi, current->mm, start, start + len);
 }
 
 /**
