@@ -1079,8 +1079,13 @@ TEST(fixed_over_userfaultfd_range_reports_unmap)
  * An OOM-reaped source (here reaped by process_mrelease(2) as it dies)
  * has lost its pages while its page tables still seem to describe them: a
  * clone of it is EFAULT, as process_vm_readv(2) is, never zero pages.
- * Whether the call sees the source before or after it is reaped, or gone
- * (ESRCH), is a race; what it returns must always be one of those.
+ *
+ * To meet the source reaped but not yet gone, one of its threads keeps
+ * its mmap lock busy with fork()s of a large range when it is killed:
+ * the reaper queues for the lock first, then the clone, which finds the
+ * reaped mm once it gets both locks.  Whether a call meets the source
+ * before the reap, after it, or gone (ESRCH) is still a race; what it
+ * returns must always be one of those.
  */
 #ifndef __NR_process_mrelease
 #define __NR_process_mrelease 448
@@ -1088,21 +1093,24 @@ TEST(fixed_over_userfaultfd_range_reports_unmap)
 
 struct reaped {
 	char *addr;
-	pid_t tid;	/* a thread that is not the leader */
+	pid_t forker;	/* the thread that forks */
 };
 
-/* Spins; says its thread id first. */
-static void *spin(void *arg)
+static void *fork_loop(void *arg)
 {
-	long count = 0;
-
 	__atomic_store_n((pid_t *)arg, gettid(), __ATOMIC_RELEASE);
-	for (;;)
-		__atomic_fetch_add(&count, 1, __ATOMIC_RELAXED);
+	for (;;) {
+		pid_t child = fork();
+
+		if (child == 0)
+			_exit(0);
+		if (child > 0)
+			waitpid(child, NULL, 0);
+	}
 	return NULL;
 }
 
-static pid_t dying_source(unsigned long len, struct reaped *r)
+static pid_t forking_source(unsigned long len, struct reaped *r)
 {
 	int to[2];
 	pid_t s;
@@ -1111,21 +1119,20 @@ static pid_t dying_source(unsigned long len, struct reaped *r)
 		return -1;
 	s = fork();
 	if (s == 0) {
-		pid_t leader;
 		pthread_t t;
 
 		r->addr = map_backing(len, SMALL);
 		if (!r->addr)
 			_exit(1);
 		fill(r->addr, len, 'A');
-		r->tid = 0;
-		for (int i = 0; i < 4; i++)
-			pthread_create(&t, NULL, spin, &r->tid);
-		while (!__atomic_load_n(&r->tid, __ATOMIC_ACQUIRE))
+		r->forker = 0;
+		pthread_create(&t, NULL, fork_loop, &r->forker);
+		while (!__atomic_load_n(&r->forker, __ATOMIC_ACQUIRE))
 			usleep(1000);
 		if (write(to[1], r, sizeof(*r)) != sizeof(*r))
 			_exit(1);
-		spin(&leader);
+		pause();
+		_exit(0);
 	}
 	close(to[1]);
 	if (s < 0 || read(to[0], r, sizeof(*r)) != sizeof(*r))
@@ -1134,26 +1141,34 @@ static pid_t dying_source(unsigned long len, struct reaped *r)
 	return s;
 }
 
+static void *mrelease(void *arg)
+{
+	syscall(__NR_process_mrelease, *(int *)arg, 0);
+	return NULL;
+}
+
 TEST(oom_reaped_source_is_efault)
 {
-	unsigned long len = 4UL << 20;
+	unsigned long len = 64UL << 20;
 	int reaped = 0, before = 0, gone = 0;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	for (int i = 0; i < 30; i++) {
+	for (int i = 0; i < 10; i++) {
 		struct reaped r;
-		pid_t s = dying_source(len, &r);
+		pid_t s = forking_source(len, &r);
 		int pidfd, status;
+		pthread_t reaper;
 		char *c;
 
 		ASSERT_LT(0, s);
 		pidfd = sys_pidfd_open(s, 0);
 		ASSERT_LE(0, pidfd);
+		usleep(100 * 1000);
 		kill(s, SIGKILL);
-		if (syscall(__NR_process_mrelease, pidfd, 0) && errno == ENOSYS)
-			SKIP(return, "no process_mrelease()");
-		/* A thread's id names the process while that thread has an mm. */
-		c = clone_of(r.tid, r.addr, len, NULL, 0);
+		ASSERT_EQ(0, pthread_create(&reaper, NULL, mrelease, &pidfd));
+		usleep(10 * 1000);
+		/* The forking thread's id names the process while it has an mm. */
+		c = clone_of(r.forker, r.addr, len, NULL, 0);
 		if (c) {
 			ASSERT_TRUE(holds(c, len, 'A'));
 			munmap(c, len);
@@ -1164,6 +1179,7 @@ TEST(oom_reaped_source_is_efault)
 			ASSERT_EQ(ESRCH, errno);
 			gone++;
 		}
+		pthread_join(reaper, NULL);
 		close(pidfd);
 		ASSERT_EQ(s, waitpid(s, &status, 0));
 	}
