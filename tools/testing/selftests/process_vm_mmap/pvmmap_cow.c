@@ -126,43 +126,6 @@ static bool in_large_folio(pid_t pid, unsigned long addr)
 	       flags & (1ULL << KPF_COMPOUND_HEAD | 1ULL << KPF_COMPOUND_TAIL);
 }
 
-/*
- * The adversary's check of @n mappings of this process that each hold
- * version @v[i] on its own: each is written in turn while all the others
- * must keep theirs; then each goes read-only and back and is written
- * again (page_table_check sees a page writable in two places); last,
- * reclaim and migration must reach every page.
- */
-static bool all_apart(char **map, char *v, int n, unsigned long len)
-{
-	for (int round = 0; round < 2; round++) {
-		for (int i = 0; i < n; i++) {
-			if (round == 1 &&
-			    (mprotect(map[i], len, PROT_READ) ||
-			     mprotect(map[i], len, PROT_READ | PROT_WRITE)))
-				return false;
-			v[i] = 'B' + round * n + i;
-			fill(map[i], len, v[i]);
-			for (int j = 0; j < n; j++)
-				if (!holds(map[j], len, v[j])) {
-					ksft_print_msg("writing mapping %d changed mapping %d\n",
-						       i, j);
-					return false;
-				}
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		unsigned long missed = reaches_every_page(map[i], len);
-
-		if (missed) {
-			ksft_print_msg("%lu pages of mapping %d out of reach\n",
-				       missed, i);
-			return false;
-		}
-	}
-	return true;
-}
-
 static bool have_swap(void)
 {
 	return kb_of("/proc/meminfo", "SwapTotal") > 0;
@@ -924,7 +887,12 @@ static pid_t cloner(pid_t w, char *src, unsigned long len)
 	return d;
 }
 
-TEST(fatal_signal_ends_a_long_clone)
+/* Tests that take longer than the harness's default 30 s under TCG. */
+FIXTURE(slow) {};
+FIXTURE_SETUP(slow) {}
+FIXTURE_TEARDOWN(slow) {}
+
+TEST_F_TIMEOUT(slow, fatal_signal_ends_a_long_clone, 300)
 {
 	unsigned long len = 32UL << 20;
 	double t0, full, killed;

@@ -38,19 +38,6 @@
  */
 enum backing { SMALL, THP };
 
-/*
- * @a and @b both hold version 'A': write each in turn ('B' into @a, then
- * 'C' into @b) and check that the other side never sees the write.
- */
-static inline bool stay_apart(char *a, char *b, unsigned long len)
-{
-	fill(a, len, 'B');
-	if (!holds(b, len, 'A'))
-		return false;
-	fill(b, len, 'C');
-	return holds(a, len, 'B');
-}
-
 /* Map @len bytes of private anonymous memory; THP: aligned and huge. */
 static inline char *map_backing(unsigned long len, enum backing b)
 {
@@ -274,6 +261,43 @@ static inline unsigned long reaches_every_page(char *addr, unsigned long len)
 		printf("# %lu pages did not move, %lu did not go out to swap\n",
 		       unmoved, unswapped);
 	return unmoved + unswapped;
+}
+
+/*
+ * The adversary's check of @n mappings of this process that each hold
+ * version @v[i] on its own: each is written in turn while all the others
+ * must keep theirs; then each goes read-only and back and is written
+ * again (page_table_check sees a page writable in two places); last,
+ * reclaim and migration must reach every page.
+ */
+static inline bool all_apart(char **map, char *v, int n, unsigned long len)
+{
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < n; i++) {
+			if (round == 1 &&
+			    (mprotect(map[i], len, PROT_READ) ||
+			     mprotect(map[i], len, PROT_READ | PROT_WRITE)))
+				return false;
+			v[i] = 'B' + round * n + i;
+			fill(map[i], len, v[i]);
+			for (int j = 0; j < n; j++)
+				if (!holds(map[j], len, v[j])) {
+					printf("# writing mapping %d changed mapping %d\n",
+					       i, j);
+					return false;
+				}
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		unsigned long missed = reaches_every_page(map[i], len);
+
+		if (missed) {
+			printf("# %lu pages of mapping %d out of reach\n",
+			       missed, i);
+			return false;
+		}
+	}
+	return true;
 }
 
 struct peer {
