@@ -371,6 +371,30 @@ static bool read_pagemap(pid_t pid, unsigned long addr, unsigned long len,
 
 #define PM_PRESENT	0x8000000000000000ULL
 #define PM_SWAP		0x4000000000000000ULL
+#define PM_PFN		0x007fffffffffffffULL
+
+/*
+ * The pagemap PFN of the shared zero page: what a read fault of a fresh
+ * private anonymous page maps.
+ */
+static uint64_t zero_pfn(void)
+{
+	static uint64_t pfn;
+	uint64_t ent;
+	char *p;
+
+	if (pfn)
+		return pfn;
+	p = mmap(NULL, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	(void)__atomic_load_n(p, __ATOMIC_RELAXED);
+	if (read_pagemap(getpid(), (unsigned long)p, page_size, &ent))
+		pfn = ent & PM_PFN;
+	munmap(p, page_size);
+	return pfn;
+}
 
 static unsigned long swapped_pages(const uint64_t *ent)
 {
@@ -653,8 +677,14 @@ static void check_failure(int err)
 	for (unsigned long i = 0; i < v->len / page_size; i++) {
 		uint64_t b = before.pagemap[i], a = after.pagemap[i];
 
-		/* A swap-in is allowed; anything else is a change. */
-		if (a != b && !((b & PM_SWAP) && (a & PM_PRESENT))) {
+		/*
+		 * A swap-in is allowed, and so is a split of a large folio,
+		 * which maps its pages of zeroes to the shared zero page;
+		 * anything else is a change.
+		 */
+		if (a != b && !((b & PM_SWAP) && (a & PM_PRESENT)) &&
+		    !((b & PM_PRESENT) && (a & PM_PRESENT) &&
+		      (a & PM_PFN) == zero_pfn())) {
 			broken("source page %lu: pagemap %#llx, was %#llx", i,
 			       (unsigned long long)a, (unsigned long long)b);
 			break;
