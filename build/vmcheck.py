@@ -92,6 +92,26 @@ def parse_ktap(lines):
     return results, short
 
 
+def failure_context(out, result):
+    """What a failed test printed, back to its "RUN" line (at most 20 lines):
+    CI shows only the summary, so the summary carries the reason."""
+    prefix, name = result[0], result[2]
+    if not prefix:
+        return ""
+    for i, line in enumerate(out):
+        m = RESULT_RE.match(line.rstrip("\r\n"))
+        if not m or m.group(2) != "not ok" or m.group(4).strip() != name:
+            continue
+        ctx = []
+        for prev in reversed(out[max(0, i - 40):i]):
+            if "RUN " in prev and name in prev:
+                break
+            ctx.append(prev.rstrip())
+        ctx = list(reversed(ctx))[-20:]
+        return "".join("\n      " + c for c in ctx)
+    return ""
+
+
 def main():
     args = sys.argv[1:]
     reports_only = args[:1] == ["--reports-only"]
@@ -139,14 +159,15 @@ def main():
     for e in expected:
         coll, test = e.split(":", 1)
         name = "selftests: %s: %s" % (coll, test)
-        if not any(r[2] == name for r in top):
+        # A failed binary's line ends in "# exit=N" (no KTAP directive).
+        if not any(re.sub(r"\s*#\s*exit=\d+$", "", r[2]) == name for r in top):
             problems.append("no result for %s" % name)
 
     for name in short:
         problems.append("missing results: %s" % name)
 
     for r in failed:
-        problems.append("not ok: %s" % r[2])
+        problems.append("not ok: %s%s" % (r[2], failure_context(out, r)))
     for r in skipped[:5]:
         print("skipped: %s (%s)" % (r[2] or "-", r[4]))
     if len(skipped) > 5:
