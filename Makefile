@@ -60,13 +60,22 @@ initramfs: setup
 	@out=$$(build/kernel.sh $(FLAVOUR)) && \
 	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz
 
+# TESTS=COLLECTION:TEST[,...] (e.g. process_vm_mmap:pvmmap_cow) runs only
+# those kselftests.
+TESTS ?=
 vm-test: setup
-	@echo "== VM tests ($(FLAVOUR) kernel, kselftests)"
+	@echo "== VM tests ($(FLAVOUR) kernel, kselftests$(if $(TESTS),: $(TESTS)))"
 	@out=$$(build/kernel.sh $(FLAVOUR)) && \
 	  build/smoke.sh "$$out" $(OUTDIR)/smoke && \
 	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz $(OUTDIR)/smoke && \
+	  list="$$out/kselftest-install/kselftest-list.txt" && \
+	  if [ -n "$(TESTS)" ]; then \
+	    mkdir -p $(OUTDIR) && list=$(OUTDIR)/vm-test-list.txt && \
+	    echo "$(TESTS)" | tr , '\n' >"$$list"; \
+	  fi && \
+	  CMDLINE_EXTRA="$(if $(TESTS),pvmmap.tests=$(TESTS))" \
 	  build/vm.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz test $(OUTDIR)/vm-test && \
-	  python3 build/vmcheck.py $(OUTDIR)/vm-test "$$out/kselftest-install/kselftest-list.txt"
+	  python3 build/vmcheck.py $(OUTDIR)/vm-test "$$list"
 
 check: setup
 	@start=$$(date +%s); \
