@@ -2273,6 +2273,9 @@ static void inject_error(struct step *s)
 	case 13:	/* an exact destination over the source in one address space */
 		if (s->slot != s->src)
 			break;
+		/* Often past the source's end too: EINVAL comes before EFAULT. */
+		if (chance(50))
+			r->len += (1 + below(4)) * PAGE;
 		/* Where a wrong success would replace only the model's own mappings. */
 		d = r->addr + below(r->len / PAGE) * PAGE;
 		if (dst_ok(&procs[s->slot], d, r->len)) {
