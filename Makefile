@@ -5,6 +5,7 @@
 #   make check   host tests, lint, series export, test kernel, VM tests
 #   make run     boot the patched kernel and show the syscall at work
 #   make bench   the benchmark against the alternatives (long: see README)
+#   make soak    the fuzzer alone in the VM for SOAK_S seconds (default 600)
 #
 # Everything fetched or built goes to $(CACHE), outside the clone, keyed by
 # kernel version and flavour, so a rerun is incremental.  See README.md.
@@ -20,7 +21,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 .PHONY: help setup host-test lint series config kernel initramfs vm-test check run bench \
-	devtree refresh fmt clean-cache
+	soak devtree refresh fmt clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -94,6 +95,11 @@ run: setup
 bench: setup
 	@out=$$(build/kernel.sh $(RUN_FLAVOUR)) && \
 	  build/bench.sh "$$out" $(OUTDIR)/bench
+
+# The fuzzer (pvmmap_fuzz) alone in the VM on the test kernel, fresh seeds.
+SOAK_S ?= 600
+soak: setup
+	@out=$$(build/kernel.sh test) && build/soak.sh "$$out" $(OUTDIR)/soak $(SOAK_S)
 
 # A git worktree of 7.3 with one commit per patch, for changes to existing
 # kernel files; "make refresh" writes its commits back into patches/.
