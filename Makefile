@@ -5,6 +5,7 @@
 #   make check   host tests, lint, series export, test kernel, VM tests
 #   make run     boot the patched kernel and show the syscall at work
 #   make bench   the benchmark against the alternatives (long: see README)
+#   make mm-regress  mm's selftests on the test kernel and a pristine 7.3
 #
 # Everything fetched or built goes to $(CACHE), outside the clone, keyed by
 # kernel version and flavour, so a rerun is incremental.  See README.md.
@@ -20,7 +21,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 .PHONY: help setup host-test lint series config kernel initramfs vm-test check run bench \
-	devtree refresh fmt clean-cache
+	mm-regress devtree refresh fmt clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -85,6 +86,13 @@ run: setup
 bench: setup
 	@out=$$(build/kernel.sh $(RUN_FLAVOUR)) && \
 	  build/bench.sh "$$out" $(OUTDIR)/bench
+
+# mm's selftests (build/mm-tests) on the test kernel and on a pristine 7.3
+# of the same configuration (FLAVOUR=pristine of build/kernel.sh): every
+# result compared, any difference fails.
+mm-regress: setup
+	@echo "== mm selftests: series against pristine 7.3"
+	@build/mm-regress.sh $(OUTDIR)/mm-regress
 
 # A git worktree of 7.3 with one commit per patch, for changes to existing
 # kernel files; "make refresh" writes its commits back into patches/.
