@@ -6,6 +6,7 @@
 #   make run     boot the patched kernel and show the syscall at work
 #   make bench   the benchmark against the alternatives (long: see README)
 #   make soak    the fuzzer alone in the VM for SOAK_S seconds (default 600)
+#   make mm-regress  mm's selftests on the test kernel and a pristine 7.3
 #
 # Everything fetched or built goes to $(CACHE), outside the clone, keyed by
 # kernel version and flavour, so a rerun is incremental.  See README.md.
@@ -21,7 +22,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 .PHONY: help setup host-test lint series config kernel initramfs vm-test check run bench \
-	soak devtree refresh fmt clean-cache
+	soak mm-regress devtree refresh fmt clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -100,6 +101,12 @@ bench: setup
 SOAK_S ?= 600
 soak: setup
 	@out=$$(build/kernel.sh test) && build/soak.sh "$$out" $(OUTDIR)/soak $(SOAK_S)
+# mm's selftests (build/mm-tests) on the test kernel and on a pristine 7.3
+# of the same configuration (FLAVOUR=pristine of build/kernel.sh): every
+# result compared, any difference fails.
+mm-regress: setup
+	@echo "== mm selftests: series against pristine 7.3"
+	@build/mm-regress.sh $(OUTDIR)/mm-regress
 
 # A git worktree of 7.3 with one commit per patch, for changes to existing
 # kernel files; "make refresh" writes its commits back into patches/.

@@ -16,10 +16,28 @@ CPIO=${2:?}
 EXTRA=${3:-}
 SRC=$(readlink -f "$OUT/source")
 # Kselftest collections this series adds or relies on, and which of their
-# tests run: all of process_vm_mmap; of mm, the fork() COW tests, which
-# exercise the page-table copier that the series changes.
+# tests run: all of process_vm_mmap; of mm, those of build/mm-tests, which
+# exercise the page-table copier that the series changes and what meets
+# the entries it copies: the "check" set (make check) or, MM_SET=regress,
+# the "regress" set (make mm-regress).
+MM_TESTS=$ROOT/build/mm-tests
+MM_SET=${MM_SET:-check}
+# mm_tests [args]: the set's lines of build/mm-tests, as "NAME ARGS...".
+mm_tests() {
+	awk -v set="$MM_SET" '!/^#/ && NF && ($2 == "both" || $2 == set) {
+		line = $1; for (i = 3; i <= NF; i++) line = line " " $i
+		print line }' "$MM_TESTS"
+}
+default_run() {
+	for coll in $KSFT_TARGETS; do
+		case "$coll" in
+		mm) mm_tests | awk '{ printf "mm:%s ", $1 }' ;;
+		*) printf '%s:* ' "$coll" ;;
+		esac
+	done
+}
 KSFT_TARGETS=${KSFT_TARGETS:-process_vm_mmap mm}
-KSFT_RUN=${KSFT_RUN:-"process_vm_mmap:* mm:cow"}
+KSFT_RUN=${KSFT_RUN:-$(default_run)}
 log() { printf 'initramfs: %s\n' "$*" >&2; }
 
 stage=$(mktemp -d)
@@ -93,6 +111,15 @@ printf '%s\n' '#!/bin/sh' '[ "$1" = --foreground ] && shift' \
 	'exec /bin/busybox timeout "$@"' >"$stage/usr/bin/timeout"
 chmod 0755 "$stage/usr/bin/timeout"
 install -m 0755 "$ROOT/build/guest-init" "$stage/init"
+# The set's arguments of build/mm-tests, in the variables kselftest's
+# runner reads (KSELFTEST_<NAME>_ARGS: the name upper-cased, other than
+# [A-Za-z0-9_] made "_"); guest-init sources the file.
+mm_tests | awk 'NF > 1 {
+	name = toupper($1); gsub(/[^A-Z0-9_]/, "_", name)
+	args = $2; for (i = 3; i <= NF; i++) args = args " " $i
+	if (args ~ /\047/) { print "quote in the arguments of " $1 >"/dev/stderr"; exit 1 }
+	printf "export KSELFTEST_%s_ARGS=\047%s\047\n", name, args }' \
+	>"$stage/etc/ksft-args"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"$stage/etc/passwd"
 echo 'root:x:0:' >"$stage/etc/group"

@@ -8,8 +8,16 @@
 # path of the build directory.  --config-only stops after generating and
 # checking the .config.
 #
+# The pristine flavour is Linux 7.3 without the series, configured as the
+# test kernel but for the options only the series has: the reference that
+# make mm-regress runs mm's selftests on.
+#
 #   $CACHE/src-<kver>            pristine + series (only changed files are
 #                                rewritten, so make stays incremental)
+#   $CACHE/src-<kver>-pristine   a copy of the pristine tree (the pristine
+#                                flavour; its own copy, so that nothing
+#                                built from it writes into the tree
+#                                fetch-kernel.sh keeps)
 #   $CACHE/build-<kver>-<flavour> O= directory
 #
 # The build directory is keyed by kernel version and flavour; inside it a
@@ -20,31 +28,62 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${CACHE:-$HOME/.cache/pvmmap}
-FLAVOUR=${1:?usage: kernel.sh test|perf [--config-only]}
+FLAVOUR=${1:?usage: kernel.sh test|perf|pristine [--config-only]}
 CONFIG_ONLY=${2:-}
 JOBS=${JOBS:-$(nproc)}
 log() { printf 'kernel[%s]: %s\n' "$FLAVOUR" "$*" >&2; }
 
+# SERIES_ONLY: options that exist only with the series applied, left out of
+# the pristine flavour's configuration and of its check.
+SERIES_ONLY="CONFIG_PROCESS_VM_MMAP"
 case "$FLAVOUR" in
 test) FRAGMENTS="base.config debug.config" ;;
 perf) FRAGMENTS="base.config perf.config" ;;
+pristine) FRAGMENTS="base.config debug.config" ;;
 *) log "unknown flavour"; exit 1 ;;
 esac
+# The configuration: the fragments, minus the series' options for the
+# pristine flavour.
+fragments() {
+	(cd "$ROOT/configs" && cat $FRAGMENTS) |
+		if [ "$FLAVOUR" = pristine ]; then
+			grep -v -E "^($(echo $SERIES_ONLY | tr ' ' '|'))=|^# ($(echo $SERIES_ONLY | tr ' ' '|')) is not set"
+		else
+			cat
+		fi
+}
 
 # shellcheck disable=SC1091
 eval "$(sed -n 's/^\([A-Z_]*\) := \(.*\)$/\1="\2"/p' "$CACHE/toolchain.mk")"
 export LIBCLANG_PATH
-PRISTINE=$("$ROOT/build/fetch-kernel.sh")
+PRISTINE=$(readlink -f "$("$ROOT/build/fetch-kernel.sh")")
 KVER=$(basename "$PRISTINE" | sed 's/^linux-//')
-SRC=$CACHE/src-$KVER
+if [ "$FLAVOUR" = pristine ]; then
+	SRC=$CACHE/src-$KVER-pristine
+else
+	SRC=$CACHE/src-$KVER
+fi
 OUT=$CACHE/build-$KVER-$FLAVOUR
 mkdir -p "$OUT"
 
 # Serialise builds that share the source tree.
-exec 9>"$CACHE/src-$KVER.lock"
+exec 9>"$SRC.lock"
 flock 9
 
-python3 "$ROOT/build/series.py" apply "$PRISTINE" "$SRC" >&2
+if [ "$FLAVOUR" = pristine ]; then
+	# Made once (a tree of a new version has a new name); the rename
+	# makes a copy that was interrupted invisible.
+	if [ ! -f "$SRC/.pristine" ]; then
+		log "copying the pristine tree to $SRC"
+		rm -rf "$SRC" "$SRC.tmp"
+		cp -a "$PRISTINE" "$SRC.tmp"
+		mv "$SRC.tmp" "$SRC"
+	fi
+	# The key below hashes the files the series touches; here, none.
+	: >"$SRC/.series-files"
+else
+	python3 "$ROOT/build/series.py" apply "$PRISTINE" "$SRC" >&2
+fi
 
 KMAKE=(make -s -C "$SRC" O="$OUT" -j"$JOBS" LLVM= CC=gcc
        RUST_LIB_SRC="$RUST_LIB_SRC" BINDGEN="$BINDGEN" CLIPPY=1)
@@ -52,31 +91,30 @@ KMAKE=(make -s -C "$SRC" O="$OUT" -j"$JOBS" LLVM= CC=gcc
 # --- config -----------------------------------------------------------------
 # What the kernel is made of: the config fragments, the toolchain, and the
 # content of every file the series touches.
-key=$( (cd "$ROOT/configs" && cat $FRAGMENTS; rustc --version; gcc --version;
-	cd "$SRC" && xargs -a .series-files sha1sum) | sha1sum | cut -c1-16)
-fragkey=$(cd "$ROOT/configs" && cat $FRAGMENTS | sha1sum | cut -c1-16)
+key=$( (fragments; rustc --version; gcc --version;
+	cd "$SRC" && xargs -r -a .series-files sha1sum) | sha1sum | cut -c1-16)
+fragkey=$(fragments | sha1sum | cut -c1-16)
 if [ ! -f "$OUT/.config" ] || [ "$(cat "$OUT/.fragkey" 2>/dev/null)" != "$fragkey" ]; then
 	log "configuring (allnoconfig + $FRAGMENTS)"
 	cat_frags=$(mktemp)
-	for f in $FRAGMENTS; do cat "$ROOT/configs/$f"; done >"$cat_frags"
+	fragments >"$cat_frags"
 	"${KMAKE[@]}" KCONFIG_ALLCONFIG="$cat_frags" allnoconfig >&2
 	"${KMAKE[@]}" olddefconfig >&2
 	rm -f "$cat_frags"
 	echo "$fragkey" >"$OUT/.fragkey"
 fi
-# Every option a fragment names must have stuck.
+# Every option a fragment names must have stuck (for the pristine
+# flavour, every option but the series' own).
 bad=0
-for f in $FRAGMENTS; do
-	while IFS= read -r line; do
-		case "$line" in
-		CONFIG_*=*)
-			grep -qxF "$line" "$OUT/.config" || { log "did not stick: $line"; bad=1; } ;;
-		"# CONFIG_"*" is not set")
-			opt=${line#\# }; opt=${opt%% *}
-			grep -q "^$opt=" "$OUT/.config" && { log "did not stick: $line"; bad=1; } ;;
-		esac
-	done <"$ROOT/configs/$f"
-done
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*)
+		grep -qxF "$line" "$OUT/.config" || { log "did not stick: $line"; bad=1; } ;;
+	"# CONFIG_"*" is not set")
+		opt=${line#\# }; opt=${opt%% *}
+		grep -q "^$opt=" "$OUT/.config" && { log "did not stick: $line"; bad=1; } ;;
+	esac
+done < <(fragments)
 if [ "$bad" -ne 0 ]; then
 	rm -f "$OUT/.fragkey"
 	exit 1

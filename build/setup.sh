@@ -24,10 +24,13 @@ mkdir -p "$CACHE"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------
-# libcap-dev and libnuma-dev: the mm selftests (cow) build against them.
+# The mm selftests link statically against libcap (mlock-random-test),
+# libnuma (migration, rmap, ksm_tests) and liburing (the io_uring cases of
+# cow and gup_longterm; without it they are skipped): their -dev packages
+# ship the static archives.
 APT_PKGS="qemu-system-x86 busybox-static cpio flex bison bc libelf-dev
 	  libssl-dev xz-utils e2fsprogs rsync python3 kmod libcap-dev
-	  libnuma-dev"
+	  libnuma-dev liburing-dev"
 missing=""
 for p in $APT_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
