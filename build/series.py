@@ -174,15 +174,20 @@ def apply(series, pristine, src):
                 touched.add(f)
             if p.diff:
                 run_patch(p.diff, stage, p.name)
-        # Files the series no longer touches go back to pristine (or away).
+        # Files the series no longer touches go back to pristine (or away),
+        # with a new mtime: the pristine one is older than the objects
+        # built from the patched file, and make would keep them.
+        changed = 0
         for f in sorted(old - touched):
             s, d = os.path.join(pristine, f), os.path.join(src, f)
             if os.path.exists(s):
                 if not os.path.exists(d) or not filecmp.cmp(s, d, False):
-                    shutil.copy2(s, d)
+                    shutil.copyfile(s, d)
+                    shutil.copymode(s, d)
+                    changed += 1
             elif os.path.exists(d):
                 os.remove(d)
-        changed = 0
+                changed += 1
         for f in sorted(touched):
             s, d = os.path.join(stage, f), os.path.join(src, f)
             if os.path.exists(d) and filecmp.cmp(s, d, False):
