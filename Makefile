@@ -76,7 +76,7 @@ vm-test: setup
 	    echo "$(TESTS)" | tr , '\n' >"$$list"; \
 	  fi && \
 	  CMDLINE_EXTRA="$(if $(TESTS),pvmmap.tests=$(TESTS))" \
-	  build/vm.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz test $(OUTDIR)/vm-test && \
+	  VM_TIMEOUT=$${VM_TIMEOUT:-2400} build/vm.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz test $(OUTDIR)/vm-test && \
 	  python3 build/vmcheck.py $(OUTDIR)/vm-test "$$list"
 
 check: setup
