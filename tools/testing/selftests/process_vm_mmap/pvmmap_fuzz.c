@@ -2209,7 +2209,7 @@ static unsigned long pick_dst(struct proc *p, bool self, unsigned long src, unsi
 static void inject_error(struct step *s)
 {
 	struct req *r = &s->r;
-	unsigned long d;
+	unsigned long d, len;
 
 	switch (below(14)) {
 	case 0:
@@ -2273,15 +2273,20 @@ static void inject_error(struct step *s)
 	case 13:	/* an exact destination over the source in one address space */
 		if (s->slot != s->src)
 			break;
-		/* Often past the source's end too: EINVAL comes before EFAULT. */
-		if (chance(50))
-			r->len += (1 + below(4)) * PAGE;
+		/*
+		 * Often past the source's end too: EINVAL comes before EFAULT.
+		 * Only with the exact destination over the source, which makes
+		 * it EINVAL: past the end may be a mapping the model does not
+		 * know (outside its window, the C library's).
+		 */
+		len = r->len + (chance(50) ? (1 + below(4)) * PAGE : 0);
 		/* Where a wrong success would replace only the model's own mappings. */
 		d = r->addr + below(r->len / PAGE) * PAGE;
-		if (dst_ok(&procs[s->slot], d, r->len)) {
+		if (dst_ok(&procs[s->slot], d, len)) {
 			r->flags = (r->flags & ~(unsigned long)PVMMAP_FIXED_NOREPLACE) |
 				   PVMMAP_FIXED;
 			r->dst = d;
+			r->len = len;
 		}
 		break;
 	}
