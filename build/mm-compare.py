@@ -38,6 +38,7 @@ RESULT_RE = re.compile(r"^(not ok|ok)\s+\d+\s*(.*)$")
 # guest-init's markers: "ksft: UPTIME selftests: mm: cow", "ksft: UPTIME end".
 MARK_RE = re.compile(r"ksft: (\d+\.\d+) (?:selftests: (\S+): (\S+)|(end))\s*$")
 TIME_RE = re.compile(r"^\[\s*\d+\.\d+\]\s*")
+NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 
 
 def split_result(rest):
@@ -96,6 +97,9 @@ def parse_output(path):
             if not m:
                 continue
             name, directive, comment = split_result(m.group(2))
+            # Measurements in a name ("transact_test Extra pages 229
+            # (0.5%)") differ from run to run: compare with them as "#".
+            name = NUMBER_RE.sub("#", name)
             n = seen.get((current, name), 0) + 1
             seen[(current, name)] = n
             key = (current, name, n)
