@@ -98,9 +98,23 @@ static const struct knob {
 	{ "fail_page_alloc/interval", "1", "1" },
 	{ "fail_page_alloc/times", "-1", "-1" },
 	{ "fail_page_alloc/space", "0", "0" },
+	/*
+	 * No page of the source may move while the checker compares its
+	 * PFNs before and after a call: no khugepaged collapse of a range a
+	 * call split (an hour between scans), no proactive compaction.
+	 */
+	{ "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs",
+	  "3600000", "3600000" },
+	{ "/proc/sys/vm/compaction_proactiveness", "0", "0" },
 };
 
 #define NR_KNOBS	ARRAY_SIZE(knobs)
+
+/* A knob's path: debugfs's fault-injection files, or a path of its own. */
+static void knob_path(char *path, size_t size, const struct knob *k)
+{
+	snprintf(path, size, "%s%s", k->path[0] == '/' ? "" : DEBUGFS, k->path);
+}
 
 /*
  * What must be back once the processes are gone, and by how much it may
@@ -1041,9 +1055,9 @@ FIXTURE_SETUP(failnth)
 	if (geteuid())
 		SKIP(return, "needs root (debugfs, PFNs in pagemap)");
 	for (unsigned long i = 0; i < NR_KNOBS; i++) {
-		snprintf(path, sizeof(path), DEBUGFS "%s", knobs[i].path);
+		knob_path(path, sizeof(path), &knobs[i]);
 		if (read_text(path) <= 0)
-			SKIP(return, "no %s (FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC)",
+			SKIP(return, "no %s (FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC, THP)",
 			     path);
 		snprintf(self->saved[i], sizeof(self->saved[i]), "%.20s", text);
 	}
@@ -1058,7 +1072,7 @@ FIXTURE_TEARDOWN(failnth)
 	if (!self->configured)
 		return;
 	for (unsigned long i = 0; i < NR_KNOBS; i++) {
-		snprintf(path, sizeof(path), DEBUGFS "%s", knobs[i].path);
+		knob_path(path, sizeof(path), &knobs[i]);
 		EXPECT_EQ(0, write_file(path, self->saved[i]));
 	}
 }
@@ -1081,7 +1095,7 @@ static void sweep_shape(struct __test_metadata *_metadata,
 
 		if (verbose && strstr(knobs[i].path, "/verbose"))
 			val = verbose;
-		snprintf(path, sizeof(path), DEBUGFS "%s", knobs[i].path);
+		knob_path(path, sizeof(path), &knobs[i]);
 		ASSERT_EQ(0, write_file(path, val)) TH_LOG("writing %s", path);
 	}
 	read_counters(was);
