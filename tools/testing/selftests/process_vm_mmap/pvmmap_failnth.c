@@ -1057,7 +1057,7 @@ FIXTURE_SETUP(failnth)
 	for (unsigned long i = 0; i < NR_KNOBS; i++) {
 		knob_path(path, sizeof(path), &knobs[i]);
 		if (read_text(path) <= 0)
-			SKIP(return, "no %s (FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC, THP)",
+			SKIP(return, "no %s (fault injection, THP)",
 			     path);
 		snprintf(self->saved[i], sizeof(self->saved[i]), "%.20s", text);
 	}
