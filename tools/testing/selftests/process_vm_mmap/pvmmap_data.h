@@ -38,8 +38,8 @@ static inline bool holds(const char *p, unsigned long len, char version)
 	return true;
 }
 
-/* The PFN mapped at @addr in process @pid (0: self), 0 if none. */
-static inline uint64_t pfn_of(pid_t pid, unsigned long addr)
+/* The pagemap entry of @addr in process @pid (0: self), 0 if unreadable. */
+static inline uint64_t pagemap_of(pid_t pid, unsigned long addr)
 {
 	char path[64];
 	uint64_t ent = 0;
@@ -53,6 +53,14 @@ static inline uint64_t pfn_of(pid_t pid, unsigned long addr)
 	    sizeof(ent))
 		ent = 0;
 	close(fd);
+	return ent;
+}
+
+/* The PFN mapped at @addr in process @pid (0: self), 0 if none. */
+static inline uint64_t pfn_of(pid_t pid, unsigned long addr)
+{
+	uint64_t ent = pagemap_of(pid, addr);
+
 	if (!(ent & (1ULL << 63)))
 		return 0;
 	return ent & ((1ULL << 55) - 1);

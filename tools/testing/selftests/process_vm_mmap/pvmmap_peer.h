@@ -62,24 +62,6 @@ static inline char *map_backing(unsigned long len, enum backing b)
 	return aligned;
 }
 
-/* The pagemap entry of @addr in process @pid (0: self), 0 if unreadable. */
-static inline uint64_t pagemap_of(pid_t pid, unsigned long addr)
-{
-	char path[64];
-	uint64_t ent = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid ? pid : getpid());
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &ent, sizeof(ent), addr / page_size * sizeof(ent)) !=
-	    sizeof(ent))
-		ent = 0;
-	close(fd);
-	return ent;
-}
-
 /* pagemap bits 62 and 63 */
 #define PM_SWAP		0x4000000000000000ULL
 #define PM_PRESENT	0x8000000000000000ULL
