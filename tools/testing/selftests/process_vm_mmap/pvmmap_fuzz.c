@@ -1435,6 +1435,7 @@ static void check_unchanged(int slot, int which, unsigned long dst, unsigned lon
 #define KPF_KSM			0x200000ULL	/* bit 21 */
 #define KPF_THP			0x400000ULL	/* bit 22 */
 #define KPF_ZERO_PAGE		0x1000000ULL	/* bit 24 */
+#define KPF_LARGE		(KPF_COMPOUND_HEAD | KPF_COMPOUND_TAIL | KPF_THP)
 #define SAMPLES			64
 
 static int kpageflags_fd = -1, kpagecount_fd = -1;
@@ -1498,7 +1499,7 @@ static void pfn_before(const struct step *s)
 		sample[nsamples].pm = pm;
 		sample[nsamples].flags = fl;
 		sample[nsamples].may_copy = (fl & KPF_KSM) ||
-			((fl & (KPF_COMPOUND_HEAD | KPF_COMPOUND_TAIL | KPF_THP)) &&
+			((fl & KPF_LARGE) &&
 			 (self || folio_shared(PM_PFN(pm))));
 		nsamples++;
 	}
@@ -1513,16 +1514,19 @@ static void pfn_after(const struct step *s, unsigned long dst, bool moved)
 		return;
 	for (int i = 0; i < nsamples; i++) {
 		uint64_t d = pm_buf[1][sample[i].off], was = PM_PFN(sample[i].pm);
+		uint64_t wflags, dflags;
 
 		if (!(d & PM_PRESENT) || sample[i].may_copy)
 			continue;
 		if (!moved && (!(pm_buf[0][sample[i].off] & PM_PRESENT) ||
 			       PM_PFN(pm_buf[0][sample[i].off]) != was))
 			continue;	/* ksmd, khugepaged or reclaim moved it meanwhile */
-		if (kpage(kpageflags_fd, was) & KPF_KSM)
+		wflags = kpage(kpageflags_fd, was);
+		if (wflags & KPF_KSM)
 			continue;
+		dflags = kpage(kpageflags_fd, PM_PFN(d));
 		if (sample[i].flags & KPF_ZERO_PAGE) {
-			if (!(kpage(kpageflags_fd, PM_PFN(d)) & KPF_ZERO_PAGE))
+			if (!(dflags & KPF_ZERO_PAGE))
 				fail("P%d: clone of a zero page of P%d at %#lx maps PFN %#llx",
 				     s->slot, s->src, s->r.addr + sample[i].off * PAGE,
 				     (unsigned long long)PM_PFN(d));
@@ -1536,9 +1540,11 @@ static void pfn_after(const struct step *s, unsigned long dst, bool moved)
 		 * 1796051450932990856 sampled one with no flags: mid-split);
 		 * the model's byte check says whether zeroes were right.
 		 */
-		if (kpage(kpageflags_fd, PM_PFN(d)) & KPF_ZERO_PAGE)
+		if (dflags & KPF_ZERO_PAGE)
 			continue;
 		run.st.pfns_compared++;
+		if (PM_PFN(d) == was)
+			continue;
 		/*
 		 * A large folio the clone may not share whole is split; where
 		 * the split fails (a reference reclaim or compaction holds for
@@ -1546,20 +1552,15 @@ static void pfn_after(const struct step *s, unsigned long dst, bool moved)
 		 * Then the source's page is still in a large folio after the
 		 * call; after a MOVE there is no source to look at.
 		 */
-		if (PM_PFN(d) != was &&
-		    (sample[i].flags & (KPF_COMPOUND_HEAD | KPF_COMPOUND_TAIL | KPF_THP)) &&
-		    (moved || kpage(kpageflags_fd, was) &
-			      (KPF_COMPOUND_HEAD | KPF_COMPOUND_TAIL | KPF_THP))) {
+		if ((sample[i].flags & KPF_LARGE) && (moved || (wflags & KPF_LARGE))) {
 			run.st.pfns_copied++;
 			continue;
 		}
-		if (PM_PFN(d) != was) {
-			fail("P%d: clone %#lx of P%d %#lx: PFN %#llx, not %#llx (%#llx): copied",
-			     s->slot, dst + sample[i].off * PAGE, s->src,
-			     s->r.addr + sample[i].off * PAGE, (unsigned long long)PM_PFN(d),
-			     (unsigned long long)was, (unsigned long long)sample[i].flags);
-			return;
-		}
+		fail("P%d: clone %#lx of P%d %#lx: PFN %#llx, not %#llx (%#llx): copied",
+		     s->slot, dst + sample[i].off * PAGE, s->src,
+		     s->r.addr + sample[i].off * PAGE, (unsigned long long)PM_PFN(d),
+		     (unsigned long long)was, (unsigned long long)sample[i].flags);
+		return;
 	}
 }
 
