@@ -14,8 +14,13 @@
 # tested; other kernels ignore it.
 #
 # TCG by default: /dev/kvm on these machines is not hardware
-# virtualisation.  ACCEL=kvm asks for KVM where it works.  CMDLINE_EXTRA
-# is appended to the kernel command line (pvmmap.* options of the guest).
+# virtualisation.  ACCEL=kvm asks for KVM where it works.  ACCEL=icount is
+# TCG on one host thread with the guest's clocks driven by the count of
+# instructions executed (1 ns each): a time measured in the guest is then
+# the work done, whatever else the host runs, and the same in every run,
+# so that two kernels can be compared across VM runs (make bench).
+# CMDLINE_EXTRA is appended to the kernel command line (pvmmap.* options
+# of the guest).
 set -euo pipefail
 
 OUT=${1:?usage: vm.sh BUILD_DIR INITRAMFS MODE LOGDIR}
@@ -33,7 +38,8 @@ rm -f "$LOGDIR/console.log" "$LOGDIR/output.log"
 case "$ACCEL" in
 tcg) accel=(-accel tcg,thread=multi -cpu max) ;;
 kvm) accel=(-accel kvm -cpu host) ;;
-*) log "ACCEL is tcg or kvm"; exit 1 ;;
+icount) accel=(-accel tcg,thread=single -icount shift=0,sleep=off -cpu max) ;;
+*) log "ACCEL is tcg, icount or kvm"; exit 1 ;;
 esac
 
 # Sparse; made anew each run so that no run sees another's files.
