@@ -4282,6 +4282,7 @@ int main(int argc, char **argv)
 	double secs[64], seconds = 0;
 	unsigned long max_steps = 0;
 	bool have_seed = false, ok;
+	struct timespec began, ended;
 	int nruns = 0, persona;
 	char self[256];
 	ssize_t n;
@@ -4345,6 +4346,7 @@ int main(int argc, char **argv)
 	memset(obj_pool, 0, sizeof(obj_pool));
 	meminfo_now(base_mem);
 	read_meminfo(base_meminfo, sizeof(base_meminfo));
+	clock_gettime(CLOCK_MONOTONIC, &began);
 	for (int i = 0; i < nruns; i++) {
 		struct timespec ts;
 
@@ -4360,7 +4362,9 @@ int main(int argc, char **argv)
 			ksft_print_msg("replay: %s --seed %llu --steps %lu\n", cmd,
 				       (unsigned long long)seeds[i], run.st.steps);
 	}
-	stats_print("all seeds", &total, 0);
+	clock_gettime(CLOCK_MONOTONIC, &ended);
+	stats_print("all seeds", &total, (ended.tv_sec - began.tv_sec) +
+		    (ended.tv_nsec - began.tv_nsec) / 1e9);
 	memset(&run, 0, sizeof(run));
 	ok = leak_check("after all seeds");
 	for (unsigned int i = 0; i < MEM_FIELDS; i++)
