@@ -10,7 +10,9 @@
 #
 # The pristine flavour is Linux 7.3 without the series, configured as the
 # test kernel but for the options only the series has: the reference that
-# make mm-regress runs mm's selftests on.
+# make mm-regress runs mm's selftests on.  pristine-perf is the same tree
+# configured as the perf kernel: what fork() costs without the series
+# (make bench with ACCEL=icount).
 #
 #   $CACHE/src-<kver>            pristine + series (only changed files are
 #                                rewritten, so make stays incremental)
@@ -28,7 +30,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${CACHE:-$HOME/.cache/pvmmap}
-FLAVOUR=${1:?usage: kernel.sh test|perf|pristine [--config-only]}
+FLAVOUR=${1:?usage: kernel.sh test|perf|pristine|pristine-perf [--config-only]}
 CONFIG_ONLY=${2:-}
 JOBS=${JOBS:-$(nproc)}
 log() { printf 'kernel[%s]: %s\n' "$FLAVOUR" "$*" >&2; }
@@ -40,13 +42,16 @@ case "$FLAVOUR" in
 test) FRAGMENTS="base.config debug.config" ;;
 perf) FRAGMENTS="base.config perf.config" ;;
 pristine) FRAGMENTS="base.config debug.config" ;;
+pristine-perf) FRAGMENTS="base.config perf.config" ;;
 *) log "unknown flavour"; exit 1 ;;
 esac
+PRISTINE_TREE=0
+case "$FLAVOUR" in pristine*) PRISTINE_TREE=1 ;; esac
 # The configuration: the fragments, minus the series' options for the
 # pristine flavour.
 fragments() {
 	(cd "$ROOT/configs" && cat $FRAGMENTS) |
-		if [ "$FLAVOUR" = pristine ]; then
+		if [ "$PRISTINE_TREE" = 1 ]; then
 			grep -v -E "^($(echo $SERIES_ONLY | tr ' ' '|'))=|^# ($(echo $SERIES_ONLY | tr ' ' '|')) is not set"
 		else
 			cat
@@ -58,7 +63,7 @@ eval "$(sed -n 's/^\([A-Z_]*\) := \(.*\)$/\1="\2"/p' "$CACHE/toolchain.mk")"
 export LIBCLANG_PATH
 PRISTINE=$(readlink -f "$("$ROOT/build/fetch-kernel.sh")")
 KVER=$(basename "$PRISTINE" | sed 's/^linux-//')
-if [ "$FLAVOUR" = pristine ]; then
+if [ "$PRISTINE_TREE" = 1 ]; then
 	SRC=$CACHE/src-$KVER-pristine
 else
 	SRC=$CACHE/src-$KVER
@@ -70,7 +75,7 @@ mkdir -p "$OUT"
 exec 9>"$SRC.lock"
 flock 9
 
-if [ "$FLAVOUR" = pristine ]; then
+if [ "$PRISTINE_TREE" = 1 ]; then
 	# Made once (a tree of a new version has a new name); the rename
 	# makes a copy that was interrupted invisible.
 	if [ ! -f "$SRC/.pristine" ]; then
