@@ -2,7 +2,8 @@
 #
 # process_vm_mmap(2) for Linux 7.3: the one entry point.
 #
-#   make check   host tests, lint, series export, test kernel, VM tests
+#   make check   host tests, lint, series export, man page, test kernel,
+#                VM tests
 #   make run     boot the patched kernel and show the syscall at work
 #   make bench   the benchmark against the alternatives (long: see README)
 #   make soak    the fuzzer alone in the VM for SOAK_S seconds (default 600)
@@ -21,12 +22,12 @@ FLAVOUR ?= test
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help setup host-test lint series config kernel initramfs vm-test check run bench \
+.PHONY: help setup host-test lint series config kernel man initramfs vm-test check run bench \
 	soak mm-regress devtree refresh fmt clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "Other targets: setup host-test lint series config kernel initramfs vm-test"
+	@echo "Other targets: setup host-test lint series config kernel man initramfs vm-test"
 	@echo "Editing kernel files: make devtree; edit and commit there; make refresh"
 
 setup:
@@ -58,6 +59,12 @@ series: setup
 	@echo "== series export (git format-patch, git am check)"
 	@python3 build/series.py export "$$(build/fetch-kernel.sh)" $(OUTDIR)/series
 
+# The man page: lint as man-pages does, build its EXAMPLES program, and
+# export it as a patch for the man-pages project ($(OUTDIR)/man-pages).
+man: setup
+	@echo "== man page (mandoc -Tlint, groff -ww, EXAMPLES build, man-pages patch)"
+	@out=$$(build/kernel.sh $(FLAVOUR)) && build/man.sh "$$out" $(OUTDIR)/man-pages
+
 initramfs: setup
 	@out=$$(build/kernel.sh $(FLAVOUR)) && \
 	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz
@@ -81,7 +88,7 @@ vm-test: setup
 
 check: setup
 	@start=$$(date +%s); \
-	$(MAKE) -s host-test series lint config vm-test FLAVOUR=test; \
+	$(MAKE) -s host-test series lint config man vm-test FLAVOUR=test; \
 	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
 
 # The demonstration and the benchmark run on the kernel without debug

@@ -3,7 +3,8 @@
 #
 # The pvmmap_smoke kselftest collection (see build/smoke.sh), in KTAP: the
 # benchmark and the page-server hand-off at smoke sizes, the userspace
-# crate's tests and its tool, all against the real system call.
+# crate's tests and its tool, and the man page's example program, all
+# against the real system call.
 cd "$(dirname "$0")" || exit 1
 n=0
 fail=0
@@ -26,7 +27,7 @@ run() { # run NAME COMMAND...: its output as KTAP diagnostics
 }
 
 echo "TAP version 13"
-echo "1..6"
+echo "1..7"
 run "pvmmap_bench --smoke" ./pvmmap_bench --smoke --csv /tmp/smoke-bench.csv
 # The MOVE row must have run: "unavailable" means no system call.
 run "handoff, 16 MiB" sh -c \
@@ -34,6 +35,9 @@ run "handoff, 16 MiB" sh -c \
 run "crate unit tests" ./crate-unit
 run "crate syscall tests" ./crate-syscall
 run "pvmmap --help" ./pvmmap --help
+# The man page's EXAMPLES program prints what the page says it prints.
+run "process_vm_mmap(2) EXAMPLES program" sh -c \
+	'./process_vm_mmap-example >/tmp/smoke-example.out; rc=$?; cat /tmp/smoke-example.out; [ $rc -eq 0 ] && cmp /tmp/smoke-example.out process_vm_mmap-example.out'
 
 # pvmmap dump of a sleeping process's stack equals what /proc/PID/mem reads.
 sleep 1000 &

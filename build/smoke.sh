@@ -9,7 +9,8 @@
 # the page-server hand-off at a smoke size (they must keep working; their
 # numbers come from `make bench` and `make run`), and the userspace crate
 # against the real system call (its unit and syscall tests, the pvmmap
-# tool).  All static, against the patched kernel's uapi headers.
+# tool), and the man page's example program.  All static, against the
+# patched kernel's uapi headers.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,9 @@ cflags=(-static -O2 -Wall -Wextra -Werror -isystem "$OUT/usr/include")
 gcc "${cflags[@]}" -o "$COLL/pvmmap_bench" "$ROOT/bench/pvmmap_bench.c"
 gcc "${cflags[@]}" -o "$COLL/handoff" "$ROOT/demo/handoff.c" -lpthread
 "$ROOT/build/crate.sh" "$COLL"
+# The program of the man page's EXAMPLES, and the output the page shows.
+"$ROOT/build/man.sh" --example "$OUT" "$COLL"
 install -m 0755 "$ROOT/build/guest-smoke.sh" "$COLL/smoke.sh"
-# The runner's default of 45 s is for one test; this is six.
+# The runner's default of 45 s is for one test; this is seven.
 echo "timeout=300" >"$COLL/settings"
 echo "pvmmap_smoke:smoke.sh" >"$DEST/kselftest/list.txt"
