@@ -2,8 +2,8 @@
 #
 # process_vm_mmap(2) for Linux 7.3: the one entry point.
 #
-#   make check   host tests, lint, series export, man page, test kernel,
-#                VM tests
+#   make check   host tests, lint, series export, man page, docs, test
+#                kernel, VM tests
 #   make run     boot the patched kernel and show the syscall at work
 #   make bench   the benchmark against the alternatives (long: see README)
 #   make soak    the fuzzer alone in the VM for SOAK_S seconds (default 600)
@@ -22,12 +22,12 @@ FLAVOUR ?= test
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help setup host-test lint series config kernel man initramfs vm-test check run bench \
+.PHONY: help setup host-test lint series config kernel man docs initramfs vm-test check run bench \
 	soak mm-regress devtree refresh fmt clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "Other targets: setup host-test lint series config kernel man initramfs vm-test"
+	@echo "Other targets: setup host-test lint series config kernel man docs initramfs vm-test"
 	@echo "Editing kernel files: make devtree; edit and commit there; make refresh"
 
 setup:
@@ -65,6 +65,12 @@ man: setup
 	@echo "== man page (mandoc -Tlint, groff -ww, EXAMPLES build, man-pages patch)"
 	@out=$$(build/kernel.sh $(FLAVOUR)) && build/man.sh "$$out" $(OUTDIR)/man-pages
 
+# The series' documentation builds without a warning of its own: kernel-doc
+# -Wall, htmldocs of userspace-api (Sphinx from PyPI), rustdoc.
+docs: setup
+	@echo "== docs (kernel-doc -Wall, htmldocs SPHINXDIRS=userspace-api, rustdoc)"
+	@out=$$(build/kernel.sh $(FLAVOUR)) && build/docs.sh "$$out" $(OUTDIR)/docs
+
 initramfs: setup
 	@out=$$(build/kernel.sh $(FLAVOUR)) && \
 	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz
@@ -88,7 +94,7 @@ vm-test: setup
 
 check: setup
 	@start=$$(date +%s); \
-	$(MAKE) -s host-test series lint config man vm-test FLAVOUR=test; \
+	$(MAKE) -s host-test series lint config man docs vm-test FLAVOUR=test; \
 	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
 
 # The demonstration and the benchmark run on the kernel without debug

@@ -27,10 +27,11 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # The mm selftests link statically against libcap (mlock-random-test),
 # libnuma (migration, rmap, ksm_tests) and liburing (the io_uring cases of
 # cow and gup_longterm; without it they are skipped): their -dev packages
-# ship the static archives.  mandoc and groff-base lint the man page.
+# ship the static archives.  mandoc and groff-base lint the man page;
+# python3-venv holds the Sphinx of make docs.
 APT_PKGS="qemu-system-x86 busybox-static cpio flex bison bc libelf-dev
 	  libssl-dev xz-utils e2fsprogs rsync python3 kmod libcap-dev
-	  libnuma-dev liburing-dev mandoc groff-base"
+	  libnuma-dev liburing-dev mandoc groff-base python3-venv"
 missing=""
 for p in $APT_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
