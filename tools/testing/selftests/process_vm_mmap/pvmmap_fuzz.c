@@ -4282,7 +4282,7 @@ int main(int argc, char **argv)
 	double secs[64], seconds = 0;
 	unsigned long max_steps = 0;
 	bool have_seed = false, ok;
-	struct timespec began, ended;
+	double began;
 	int nruns = 0, persona;
 	char self[256];
 	ssize_t n;
@@ -4346,7 +4346,7 @@ int main(int argc, char **argv)
 	memset(obj_pool, 0, sizeof(obj_pool));
 	meminfo_now(base_mem);
 	read_meminfo(base_meminfo, sizeof(base_meminfo));
-	clock_gettime(CLOCK_MONOTONIC, &began);
+	began = now();
 	for (int i = 0; i < nruns; i++) {
 		struct timespec ts;
 
@@ -4362,9 +4362,7 @@ int main(int argc, char **argv)
 			ksft_print_msg("replay: %s --seed %llu --steps %lu\n", cmd,
 				       (unsigned long long)seeds[i], run.st.steps);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ended);
-	stats_print("all seeds", &total, (ended.tv_sec - began.tv_sec) +
-		    (ended.tv_nsec - began.tv_nsec) / 1e9);
+	stats_print("all seeds", &total, now() - began);
 	memset(&run, 0, sizeof(run));
 	ok = leak_check("after all seeds");
 	for (unsigned int i = 0; i < MEM_FIELDS; i++)
