@@ -3,7 +3,7 @@
 # process_vm_mmap(2) for Linux 7.3: the one entry point.
 #
 #   make check   host tests, lint, series export, man page, docs, test
-#                kernel, VM tests
+#                kernels and VM tests for x86_64 and arm64
 #   make run     boot the patched kernel and show the syscall at work
 #   make bench   the benchmark against the alternatives (long: see README)
 #   make soak    the fuzzer alone in the VM for SOAK_S seconds (default 600)
@@ -18,6 +18,12 @@ export CACHE
 
 # Kernel flavours: "test" has the debug options, "perf" has none.
 FLAVOUR ?= test
+# The guest's architecture: x86_64 or arm64 (cross-compiled, booted on
+# qemu-system-aarch64).  Exported: build/kernel.sh reads it.
+ARCH ?= x86_64
+export ARCH
+# Outputs of another architecture than x86_64 are kept apart.
+ARCHSUF := $(if $(filter-out x86_64,$(ARCH)),-$(ARCH))
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -38,12 +44,17 @@ host-test: setup
 	@cargo test --release -q --workspace 2>&1 | grep -v '^$$'
 
 kernel: setup
-	@out=$$(build/kernel.sh $(FLAVOUR)) && echo "kernel: $$out/arch/x86/boot/bzImage"
+	@out=$$(build/kernel.sh $(FLAVOUR)) && . build/arch.sh && arch_of "$$out" && \
+	  echo "kernel: $$KIMAGE"
 
-# Generate both flavours' .config and check that every option stuck.
+# Generate both flavours' .config of both architectures and check that
+# every option stuck.
 config: setup
-	@echo "== kernel configs (test, perf)"
-	@build/kernel.sh test --config-only && build/kernel.sh perf --config-only
+	@echo "== kernel configs (test, perf; x86_64, arm64)"
+	@for arch in x86_64 arm64; do \
+	  ARCH=$$arch build/kernel.sh test --config-only && \
+	  ARCH=$$arch build/kernel.sh perf --config-only; \
+	done
 
 # Format the Rust files the series adds (kernel style) and the host crates.
 fmt:
@@ -73,28 +84,30 @@ docs: setup
 
 initramfs: setup
 	@out=$$(build/kernel.sh $(FLAVOUR)) && \
-	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz
+	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs$(ARCHSUF)-$(FLAVOUR).cpio.gz
 
 # TESTS=COLLECTION:TEST[,...] (e.g. process_vm_mmap:pvmmap_cow) runs only
 # those kselftests.
 TESTS ?=
 vm-test: setup
-	@echo "== VM tests ($(FLAVOUR) kernel, kselftests$(if $(TESTS),: $(TESTS)))"
+	@echo "== VM tests ($(ARCH) $(FLAVOUR) kernel, KUnit, kselftests$(if $(TESTS),: $(TESTS)))"
 	@out=$$(build/kernel.sh $(FLAVOUR)) && \
-	  build/smoke.sh "$$out" $(OUTDIR)/smoke && \
-	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz $(OUTDIR)/smoke && \
+	  build/smoke.sh "$$out" $(OUTDIR)/smoke$(ARCHSUF) && \
+	  build/initramfs.sh "$$out" $(OUTDIR)/initramfs$(ARCHSUF)-$(FLAVOUR).cpio.gz $(OUTDIR)/smoke$(ARCHSUF) && \
 	  list="$$out/kselftest-install/kselftest-list.txt" && \
 	  if [ -n "$(TESTS)" ]; then \
-	    mkdir -p $(OUTDIR) && list=$(OUTDIR)/vm-test-list.txt && \
+	    mkdir -p $(OUTDIR) && list=$(OUTDIR)/vm-test$(ARCHSUF)-list.txt && \
 	    echo "$(TESTS)" | tr , '\n' >"$$list"; \
 	  fi && \
 	  CMDLINE_EXTRA="$(if $(TESTS),pvmmap.tests=$(TESTS))" \
-	  VM_TIMEOUT=$${VM_TIMEOUT:-2400} build/vm.sh "$$out" $(OUTDIR)/initramfs-$(FLAVOUR).cpio.gz test $(OUTDIR)/vm-test && \
-	  python3 build/vmcheck.py $(OUTDIR)/vm-test "$$list"
+	  VM_TIMEOUT=$${VM_TIMEOUT:-2400} build/vm.sh "$$out" $(OUTDIR)/initramfs$(ARCHSUF)-$(FLAVOUR).cpio.gz test $(OUTDIR)/vm-test$(ARCHSUF) && \
+	  python3 build/vmcheck.py $(OUTDIR)/vm-test$(ARCHSUF) "$$list"
 
 check: setup
 	@start=$$(date +%s); \
-	$(MAKE) -s host-test series lint config man docs vm-test FLAVOUR=test; \
+	$(MAKE) -s host-test series lint config man docs vm-test FLAVOUR=test ARCH=x86_64; \
+	echo "make check: x86_64 done in $$(( $$(date +%s) - start )) s"; \
+	$(MAKE) -s vm-test FLAVOUR=test ARCH=arm64; \
 	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
 
 # The demonstration and the benchmark run on the kernel without debug

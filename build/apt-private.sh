@@ -14,3 +14,38 @@ APT_OPTS=(-o Dir::Etc::SourceList="$APTDIR/sources.list"
 	  -o Debug::NoLocking=1)
 apt_private() { apt-get -q "${APT_OPTS[@]}" "$@"; }
 apt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
+
+# The system's own suite for arm64 (busybox-static for the arm64 guest):
+# its own lists under $CACHE/apt-arm64, the same mirror and suite as the
+# system's sources.
+APTDIR_ARM64=$CACHE/apt-arm64
+APT_OPTS_ARM64=(-o Dir::Etc::SourceList="$APTDIR_ARM64/sources.list"
+		-o Dir::Etc::SourceParts=/dev/null
+		-o Dir::State::Lists="$APTDIR_ARM64/lists"
+		-o Dir::Cache="$APTDIR_ARM64/cache"
+		-o Dir::Cache::Archives="$APTDIR_ARM64/archives"
+		-o APT::Architecture=arm64 -o APT::Architectures::=arm64
+		-o APT::Sandbox::User=root
+		-o Debug::NoLocking=1)
+# apt_arm64_download PKG DESTDIR: extract PKG's arm64 .deb into DESTDIR.
+apt_arm64_download() {
+	local pkg=$1 dest=$2 tmp uri suite
+	mkdir -p "$APTDIR_ARM64/lists/partial" "$APTDIR_ARM64/archives/partial" \
+		"$APTDIR_ARM64/cache"
+	if [ ! -s "$APTDIR_ARM64/sources.list" ]; then
+		uri=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources \
+			/dev/null 2>/dev/null | grep -v security | grep debian | head -n1)
+		[ -n "$uri" ] || uri=$(awk '/^deb / && $2 ~ /debian$/ {print $2; exit}' \
+			/etc/apt/sources.list 2>/dev/null)
+		suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+		[ -n "$uri" ] && [ -n "$suite" ] || return 1
+		echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main" \
+			>"$APTDIR_ARM64/sources.list"
+	fi
+	apt-get -q "${APT_OPTS_ARM64[@]}" update >/dev/null
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get -q "${APT_OPTS_ARM64[@]}" download "$pkg:arm64" >/dev/null)
+	mkdir -p "$dest"
+	dpkg-deb -x "$tmp"/*.deb "$dest"
+	rm -rf "$tmp"
+}

@@ -20,6 +20,17 @@ result() { # result NAME RC
 run() { # run NAME COMMAND...: its output as KTAP diagnostics
 	name=$1
 	shift
+	# build/crate.sh builds nothing where rustup has no standard library
+	# for the guest's architecture.
+	case "$1" in
+	./crate-* | ./pvmmap)
+		if [ ! -x "$1" ]; then
+			n=$((n + 1))
+			echo "ok $n $name # SKIP not built: no Rust standard library for this architecture"
+			return
+		fi
+		;;
+	esac
 	"$@" >/tmp/smoke.out 2>&1
 	rc=$?
 	sed 's/^/# /' /tmp/smoke.out
@@ -40,6 +51,11 @@ run "process_vm_mmap(2) EXAMPLES program" sh -c \
 	'./process_vm_mmap-example >/tmp/smoke-example.out; rc=$?; cat /tmp/smoke-example.out; [ $rc -eq 0 ] && cmp /tmp/smoke-example.out process_vm_mmap-example.out'
 
 # pvmmap dump of a sleeping process's stack equals what /proc/PID/mem reads.
+if [ ! -x ./pvmmap ]; then
+	n=$((n + 1))
+	echo "ok $n pvmmap dump of another process's stack # SKIP not built: no Rust standard library for this architecture"
+	exit $fail
+fi
 sleep 1000 &
 pid=$!
 sleep 1

@@ -8,6 +8,12 @@
 # initramfs.  EXTRA_DIR, if given, is copied to /extra in the guest; its
 # kselftest/ subdirectory, if any, holds more collections and their
 # kselftest-list.txt lines (list.txt), run with the others.
+#
+# The architecture is the kernel's (ARCH of build/kernel.sh, read from the
+# build's .config): for arm64 the kselftests are cross-compiled and busybox
+# is Debian's arm64 busybox-static (build/setup.sh fetches it); mm's
+# selftests run on x86_64 only (their static libraries, libnuma, libcap
+# and liburing, are the host's).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,7 +42,17 @@ default_run() {
 		esac
 	done
 }
-KSFT_TARGETS=${KSFT_TARGETS:-process_vm_mmap mm}
+# shellcheck source=build/arch.sh
+. "$ROOT/build/arch.sh"
+arch_of "$OUT"
+if [ "$ARCH" = arm64 ]; then
+	eval "$(sed -n 's/^\(BUSYBOX_ARM64\) := \(.*\)$/\1="\2"/p' "${CACHE:-$HOME/.cache/pvmmap}/toolchain.mk")"
+	BUSYBOX=$BUSYBOX_ARM64
+	KSFT_TARGETS=${KSFT_TARGETS:-process_vm_mmap}
+else
+	BUSYBOX=/bin/busybox
+	KSFT_TARGETS=${KSFT_TARGETS:-process_vm_mmap mm}
+fi
 KSFT_RUN=${KSFT_RUN:-$(default_run)}
 log() { printf 'initramfs: %s\n' "$*" >&2; }
 
@@ -48,6 +64,7 @@ KSFT=$OUT/kselftest-install
 rm -rf "$KSFT"
 # LDFLAGS from the environment: the collections' Makefiles append to it.
 if ! LDFLAGS=-static make -s -C "$SRC/tools/testing/selftests" O="$OUT" \
+	ARCH="$ARCH" CROSS_COMPILE="$CROSS_COMPILE" \
 	TARGETS="$KSFT_TARGETS" KSFT_INSTALL_PATH="$KSFT" install \
 	>"$OUT/kselftest.log" 2>&1; then
 	cat "$OUT/kselftest.log" >&2
@@ -96,7 +113,9 @@ fi
 
 # --- root filesystem --------------------------------------------------------
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,mnt,root,etc}
-cp /bin/busybox "$stage/bin/busybox"
+cp "$BUSYBOX" "$stage/bin/busybox"
+# The applets of the host's busybox: the same Debian version as the arm64
+# one, which the host cannot run.
 for app in $(/bin/busybox --list); do
 	case "$app" in busybox) continue ;; esac
 	ln -sf /bin/busybox "$stage/bin/$app"

@@ -8,6 +8,11 @@
 # path of the build directory.  --config-only stops after generating and
 # checking the .config.
 #
+# ARCH=x86_64 (default) or ARCH=arm64: the arm64 kernel is cross-compiled
+# (CROSS_COMPILE=aarch64-linux-gnu-, Debian's gcc-aarch64-linux-gnu; the
+# same rustc, whose aarch64 target the kernel names), with its own build
+# directories; the pristine flavours are x86_64's only.
+#
 # The pristine flavour is Linux 7.3 without the series, configured as the
 # test kernel but for the options only the series has: the reference that
 # make mm-regress runs mm's selftests on.  pristine-perf is the same tree
@@ -20,7 +25,8 @@
 #                                flavour; its own copy, so that nothing
 #                                built from it writes into the tree
 #                                fetch-kernel.sh keeps)
-#   $CACHE/build-<kver>-<flavour> O= directory
+#   $CACHE/build-<kver>-<flavour> O= directory (x86_64)
+#   $CACHE/build-<kver>-<arch>-<flavour> O= directory (other architectures)
 #
 # The build directory is keyed by kernel version and flavour; inside it a
 # stamp keyed by the series content and the config fragments lets a rerun
@@ -37,16 +43,26 @@ log() { printf 'kernel[%s]: %s\n' "$FLAVOUR" "$*" >&2; }
 
 # SERIES_ONLY: options that exist only with the series applied, left out of
 # the pristine flavour's configuration and of its check.
-SERIES_ONLY="CONFIG_PROCESS_VM_MMAP"
+SERIES_ONLY="CONFIG_PROCESS_VM_MMAP CONFIG_PROCESS_VM_MMAP_KUNIT_TEST"
+ARCH=${ARCH:-x86_64}
+case "$ARCH" in
+x86_64) CROSS_COMPILE= IMAGE=arch/x86/boot/bzImage OUTSUFFIX= ;;
+arm64) CROSS_COMPILE=aarch64-linux-gnu- IMAGE=arch/arm64/boot/Image OUTSUFFIX=-arm64 ;;
+*) log "unknown ARCH $ARCH (x86_64, arm64)"; exit 1 ;;
+esac
+# The fragments: common, the architecture's, the flavour's, and the
+# architecture's part of the flavour's where it has one.
 case "$FLAVOUR" in
-test) FRAGMENTS="base.config debug.config" ;;
-perf) FRAGMENTS="base.config perf.config" ;;
-pristine) FRAGMENTS="base.config debug.config" ;;
-pristine-perf) FRAGMENTS="base.config perf.config" ;;
+test|pristine) FRAGMENTS="base.config $ARCH.config debug.config $ARCH-debug.config" ;;
+perf|pristine-perf) FRAGMENTS="base.config $ARCH.config perf.config" ;;
 *) log "unknown flavour"; exit 1 ;;
 esac
 PRISTINE_TREE=0
 case "$FLAVOUR" in pristine*) PRISTINE_TREE=1 ;; esac
+if [ "$PRISTINE_TREE" = 1 ] && [ "$ARCH" != x86_64 ]; then
+	log "the pristine flavours are built for x86_64 only"
+	exit 1
+fi
 # The configuration: the fragments, minus the series' options for the
 # pristine flavour.
 fragments() {
@@ -68,7 +84,7 @@ if [ "$PRISTINE_TREE" = 1 ]; then
 else
 	SRC=$CACHE/src-$KVER
 fi
-OUT=$CACHE/build-$KVER-$FLAVOUR
+OUT=$CACHE/build-$KVER$OUTSUFFIX-$FLAVOUR
 mkdir -p "$OUT"
 
 # Serialise builds that share the source tree.
@@ -90,13 +106,14 @@ else
 	python3 "$ROOT/build/series.py" apply "$PRISTINE" "$SRC" >&2
 fi
 
-KMAKE=(make -s -C "$SRC" O="$OUT" -j"$JOBS" LLVM= CC=gcc
+KMAKE=(make -s -C "$SRC" O="$OUT" -j"$JOBS" LLVM= ARCH="$ARCH"
+       CROSS_COMPILE="$CROSS_COMPILE" CC="${CROSS_COMPILE}gcc"
        RUST_LIB_SRC="$RUST_LIB_SRC" BINDGEN="$BINDGEN" CLIPPY=1)
 
 # --- config -----------------------------------------------------------------
 # What the kernel is made of: the config fragments, the toolchain, and the
 # content of every file the series touches.
-key=$( (fragments; rustc --version; gcc --version;
+key=$( (fragments; rustc --version; "${CROSS_COMPILE}gcc" --version;
 	cd "$SRC" && xargs -r -a .series-files sha1sum) | sha1sum | cut -c1-16)
 fragkey=$(fragments | sha1sum | cut -c1-16)
 if [ ! -f "$OUT/.config" ] || [ "$(cat "$OUT/.fragkey" 2>/dev/null)" != "$fragkey" ]; then
@@ -131,12 +148,12 @@ if [ "$CONFIG_ONLY" = --config-only ]; then
 fi
 
 # --- build ------------------------------------------------------------------
-if [ "$(cat "$OUT/.buildkey" 2>/dev/null)" != "$key" ] || [ ! -f "$OUT/arch/x86/boot/bzImage" ]; then
+if [ "$(cat "$OUT/.buildkey" 2>/dev/null)" != "$key" ] || [ ! -f "$OUT/$IMAGE" ]; then
 	log "building (make -j$JOBS, incremental)"
 	start=$(date +%s)
 	rm -f "$OUT/.buildkey"
 	# Keep the whole log: warnings in the series' files fail the build below.
-	"${KMAKE[@]}" bzImage headers 2>"$OUT/build.log" >&2 || {
+	"${KMAKE[@]}" "$(basename "$IMAGE")" headers 2>"$OUT/build.log" >&2 || {
 		tail -n 60 "$OUT/build.log" >&2; exit 1; }
 	# A diagnostic's location line ("--> path:line") names the file.
 	if grep -B4 -A12 -E '^ *--> .*/(mm/process_vm_mmap|rust/kernel/task\.rs)' \

@@ -38,8 +38,11 @@ example_source() {
 }
 
 if [ -n "$EXAMPLE_ONLY" ]; then
+	# shellcheck source=build/arch.sh
+	. "$ROOT/build/arch.sh"
+	arch_of "$OUT"
 	example_source >"$tmp/example.c"
-	gcc -static -Wall -Wextra -Werror -O2 -isystem "$OUT/usr/include" \
+	"${CROSS_COMPILE}gcc" -static -Wall -Wextra -Werror -O2 -isystem "$OUT/usr/include" \
 		-o "$DEST/process_vm_mmap-example" "$tmp/example.c"
 	# The lines after the page's "$ ./a.out", up to the end of the example.
 	sed -n '/^\$ \\fB\.\/a\.out\\fP$/,/^\.EE$/p' "$PAGE" | sed '1d;$d' \

@@ -28,10 +28,14 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # libnuma (migration, rmap, ksm_tests) and liburing (the io_uring cases of
 # cow and gup_longterm; without it they are skipped): their -dev packages
 # ship the static archives.  mandoc and groff-base lint the man page;
-# python3-venv holds the Sphinx of make docs.
+# python3-venv holds the Sphinx of make docs.  The arm64 kernel and its
+# static kselftests are cross-compiled (gcc-aarch64-linux-gnu,
+# libc6-dev-arm64-cross) and booted with qemu-system-arm's
+# qemu-system-aarch64.
 APT_PKGS="qemu-system-x86 busybox-static cpio flex bison bc libelf-dev
 	  libssl-dev xz-utils e2fsprogs rsync python3 kmod libcap-dev
-	  libnuma-dev liburing-dev mandoc groff-base python3-venv"
+	  libnuma-dev liburing-dev mandoc groff-base python3-venv
+	  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm"
 missing=""
 for p in $APT_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -122,9 +126,30 @@ if [ ! -x "$BINDGEN" ]; then
 		--root "$BINDGEN_ROOT"
 fi
 
+# --- arm64: busybox for the guest, the crate's standard library -----------
+# busybox-static of the system's own suite, for arm64, from a second private
+# apt configuration that lists only that suite's arm64 packages.
+BUSYBOX_ARM64=$CACHE/busybox-arm64/bin/busybox
+if [ ! -x "$BUSYBOX_ARM64" ]; then
+	log "fetching busybox-static for arm64"
+	apt_arm64_download busybox-static "$CACHE/busybox-arm64.tmp"
+	rm -rf "$CACHE/busybox-arm64"
+	mv "$CACHE/busybox-arm64.tmp" "$CACHE/busybox-arm64"
+fi
+# The userspace crate's tests run on arm64 too when rustup can add the
+# target's standard library; without it they run on x86_64 only (the
+# arm64 run says so).
+RUST_ARM64=aarch64-unknown-linux-gnu
+if ! rustup target list --installed 2>/dev/null | grep -qx "$RUST_ARM64"; then
+	log "adding the Rust target $RUST_ARM64 (standard library)"
+	timeout 600 rustup target add "$RUST_ARM64" >/dev/null 2>&1 ||
+		log "rustup could not add $RUST_ARM64: the crate's tests will not run on arm64"
+fi
+
 cat >"$CACHE/toolchain.mk.tmp" <<EOF
 RUST_LIB_SRC := $RUST_LIB_SRC
 BINDGEN := $BINDGEN
 LIBCLANG_PATH := $LIBCLANG_PATH
+BUSYBOX_ARM64 := $BUSYBOX_ARM64
 EOF
 mv "$CACHE/toolchain.mk.tmp" "$CACHE/toolchain.mk"

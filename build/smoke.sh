@@ -20,10 +20,13 @@ COLL=$DEST/kselftest/pvmmap_smoke
 rm -rf "$DEST/kselftest"
 mkdir -p "$COLL"
 
+# shellcheck source=build/arch.sh
+. "$ROOT/build/arch.sh"
+arch_of "$OUT"
 cflags=(-static -O2 -Wall -Wextra -Werror -isystem "$OUT/usr/include")
-gcc "${cflags[@]}" -o "$COLL/pvmmap_bench" "$ROOT/bench/pvmmap_bench.c"
-gcc "${cflags[@]}" -o "$COLL/handoff" "$ROOT/demo/handoff.c" -lpthread
-"$ROOT/build/crate.sh" "$COLL"
+"${CROSS_COMPILE}gcc" "${cflags[@]}" -o "$COLL/pvmmap_bench" "$ROOT/bench/pvmmap_bench.c"
+"${CROSS_COMPILE}gcc" "${cflags[@]}" -o "$COLL/handoff" "$ROOT/demo/handoff.c" -lpthread
+RUST_TARGET=$RUST_TARGET CROSS_COMPILE=$CROSS_COMPILE "$ROOT/build/crate.sh" "$COLL"
 # The program of the man page's EXAMPLES, and the output the page shows.
 "$ROOT/build/man.sh" --example "$OUT" "$COLL"
 install -m 0755 "$ROOT/build/guest-smoke.sh" "$COLL/smoke.sh"
