@@ -12,13 +12,22 @@ port) and LOGDIR/console.log (the kernel console), and fails when:
   - a collection of EXPECTED_LIST (kselftest-list.txt) printed no result,
     or a test binary printed fewer results than its plan announced;
   - the kernel printed a report: WARNING, BUG, Oops, a lockdep report,
-    page_table_check, a KFENCE report, a panic, RCU stalls.
+    page_table_check, a KFENCE report, a panic, RCU stalls;
+  - KUnit, which runs at boot and prints KTAP on the console: any "not ok",
+    fewer suites than its plan, or, in a kernel built with
+    CONFIG_PROCESS_VM_MMAP_KUNIT_TEST (LOGDIR/kernel.config, which
+    build/vm.sh copies), a suite of the series' sources that printed no
+    result.  Its cases count in the summary.
 
 Prints a summary ending in the plain line "N passed, N failed, N skipped".
 """
 
+import glob
+import os
 import re
 import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Headers of kernel reports; matching headers, not the word "lockdep"
 # (a lockdep kernel prints "RCU lockdep checking is enabled" at boot).
@@ -92,6 +101,82 @@ def parse_ktap(lines):
     return results, short
 
 
+# "[   12.345678] " before each console line.
+TIMESTAMP_RE = re.compile(r"^\[\s*\d+\.\d+\] ?")
+KUNIT_SUITE_RE = re.compile(r"kunit_tests\((\w+)\)")
+
+
+def series_kunit_suites():
+    """The KUnit suites the series' Rust sources declare."""
+    suites = set()
+    for path in glob.glob(os.path.join(ROOT, "mm", "process_vm_mmap*", "**", "*.rs"),
+                          recursive=True) + \
+            glob.glob(os.path.join(ROOT, "mm", "process_vm_mmap*.rs")):
+        with open(path, encoding="utf-8") as f:
+            suites.update(KUNIT_SUITE_RE.findall(f.read()))
+    return sorted(suites)
+
+
+def check_kunit(console, logdir):
+    """KUnit's boot-time KTAP on the console: (passed, failed, skipped,
+    problems), counting test cases; suites are the top level, their cases
+    are indented by four spaces."""
+    lines = [TIMESTAMP_RE.sub("", l, count=1).rstrip() for l in console]
+    try:
+        config = open(os.path.join(logdir, "kernel.config")).read().splitlines()
+    except FileNotFoundError:
+        config = []
+    expect = series_kunit_suites() \
+        if "CONFIG_PROCESS_VM_MMAP_KUNIT_TEST=y" in config else []
+    problems = []
+    try:
+        start = lines.index("KTAP version 1")
+    except ValueError:
+        start = None
+    if start is None:
+        if expect:
+            problems.append("KUnit printed no KTAP on the console")
+        return 0, 0, 0, problems
+    plan, suites = None, {}
+    passed = failed = skipped = 0
+    case_failures = []
+    for line in lines[start + 1:]:
+        m = PLAN_RE.match(line)
+        if m and not m.group(1) and plan is None:
+            plan = int(m.group(2))
+            continue
+        m = RESULT_RE.match(line)
+        if not m:
+            continue
+        indent, ok, name = m.group(1), m.group(2) == "ok", m.group(4).strip()
+        directive = (m.group(5) or "").upper()
+        if indent == "":
+            suites[name] = ok or directive == "SKIP"
+        elif indent == "    ":
+            if directive == "SKIP":
+                skipped += 1
+            elif ok:
+                passed += 1
+            else:
+                failed += 1
+                case_failures.append(name)
+    for name, ok in sorted(suites.items()):
+        if not ok:
+            problems.append("KUnit suite not ok: %s" % name)
+    for name in case_failures:
+        problems.append("KUnit case not ok: %s" % name)
+    if plan is not None and len(suites) < plan:
+        problems.append("KUnit: %d suites of a plan of %d printed a result"
+                        % (len(suites), plan))
+    for name in expect:
+        if name not in suites:
+            problems.append("KUnit: no result for the series' suite %s" % name)
+    print("kunit: %d suites (%s), %d cases passed, %d failed, %d skipped"
+          % (len(suites), ", ".join(n for n in expect if n in suites) or "none of the series'",
+             passed, failed, skipped))
+    return passed, failed, skipped, problems
+
+
 def failure_context(out, result):
     """What a failed test printed, back to its "RUN" line (at most 20 lines):
     CI shows only the summary, so the summary carries the reason."""
@@ -155,6 +240,9 @@ def main():
     failed = [r for r in inner if not r[1] and r[3] not in ("SKIP", "TODO", "XFAIL")]
     failed += [r for r in top if not r[1] and r[3] != "SKIP"]
 
+    k_passed, k_failed, k_skipped, k_problems = check_kunit(console, logdir)
+    problems += k_problems
+
     expected = [l.strip() for l in open(args[1]) if l.strip()]
     for e in expected:
         coll, test = e.split(":", 1)
@@ -176,8 +264,9 @@ def main():
     for p in problems:
         print("FAIL: " + p)
     # A run with problems but no failed test counts as one failure.
-    nfailed = len(failed) or (1 if problems else 0)
-    print("%d passed, %d failed, %d skipped" % (passed, nfailed, len(skipped)))
+    nfailed = len(failed) + k_failed or (1 if problems else 0)
+    print("%d passed, %d failed, %d skipped"
+          % (passed + k_passed, nfailed, len(skipped) + k_skipped))
     sys.exit(1 if problems else 0)
 
 

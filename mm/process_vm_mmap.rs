@@ -65,8 +65,9 @@ const _: () = {
 /// What C tells about a source VMA.
 type VmaFacts = bindings::pvmmap_vma_facts;
 
-/// The size a PMD maps: the unit in which the walker cuts the copy.
-const PMD_SIZE: usize = 1 << bindings::PMD_SHIFT;
+/// The size a PMD maps: the unit in which the walker cuts the copy. A constant helper:
+/// arm64's `PMD_SHIFT` is a function-like macro that bindgen does not evaluate.
+const PMD_SIZE: usize = bindings::PMD_SIZE;
 
 impl From<Invalid> for Error {
     fn from(e: Invalid) -> Error {

@@ -148,3 +148,122 @@ pub(crate) fn decide(f: &Facts, ctx: &Context) -> Result<(), Refusal> {
     }
     Ok(())
 }
+
+/// In-kernel tests (KUnit): the allowlist over its whole fact space, against the contract
+/// written independently of [`decide`]'s order of checks, by the kernel that ships it. The
+/// host tests (`host-tests/src/policy_tests.rs`) check the same and more.
+#[cfg(CONFIG_PROCESS_VM_MMAP_KUNIT_TEST)]
+#[::kernel::macros::kunit_tests(process_vm_mmap_policy)]
+mod kunit {
+    use super::*;
+
+    const KINDS: [Kind; 4] = [
+        Kind::Anonymous,
+        Kind::Shmem,
+        Kind::PageCacheFile,
+        Kind::Other,
+    ];
+
+    /// Every kind, every combination of the ten facts and of the two context bits.
+    fn for_each_case(mut check: impl FnMut(&Facts, &Context)) {
+        for kind in KINDS {
+            for b in 0u32..1 << 10 {
+                let f = Facts {
+                    kind,
+                    shared: b & 1 != 0,
+                    special: b & 2 != 0,
+                    hugetlb: b & 4 != 0,
+                    no_fork_copy: b & 8 != 0,
+                    droppable: b & 16 != 0,
+                    userfaultfd: b & 32 != 0,
+                    shadow_stack: b & 64 != 0,
+                    sealed: b & 128 != 0,
+                    exec: b & 256 != 0,
+                    write_sealed: b & 512 != 0,
+                };
+                for c in 0u32..4 {
+                    let ctx = Context {
+                        move_source: c & 1 != 0,
+                        deny_exec: c & 2 != 0,
+                    };
+                    check(&f, &ctx);
+                }
+            }
+        }
+    }
+
+    fn allowed_kind(f: &Facts) -> bool {
+        matches!(
+            (f.kind, f.shared),
+            (Kind::Anonymous, false) | (Kind::Shmem, _) | (Kind::PageCacheFile, _)
+        )
+    }
+
+    fn never_copy(f: &Facts) -> bool {
+        f.special || f.hugetlb || f.no_fork_copy || f.droppable || f.userfaultfd || f.shadow_stack
+    }
+
+    #[test]
+    fn allowed_is_exactly_what_the_contract_allows() {
+        let mut wrong = 0u32;
+        let mut allowed = 0u32;
+        for_each_case(|f, c| {
+            let refused = !allowed_kind(f)
+                || never_copy(f)
+                || (f.shared && f.write_sealed)
+                || (c.deny_exec && f.exec)
+                || (c.move_source && f.sealed);
+            let want = !refused;
+            wrong += u32::from(decide(f, c).is_ok() != want);
+            allowed += u32::from(want);
+        });
+        assert_eq!(wrong, 0);
+        // 3 unshared kind combinations with write_sealed free (x2), 2 shared ones with it
+        // clear, times exec and sealed, each free unless MDWE or MOVE forbids it.
+        assert_eq!(allowed, 8 * (4 + 2 + 2 + 1));
+    }
+
+    #[test]
+    fn errnos_follow_the_contract() {
+        let mut wrong = 0u32;
+        for_each_case(|f, c| {
+            let ok = match decide(f, c) {
+                Ok(()) => true,
+                Err(r @ (Refusal::SealedMove | Refusal::WriteSealed)) => r.errno() == EPERM,
+                Err(r @ Refusal::ExecDenied) => r.errno() == EACCES,
+                Err(r) => (!allowed_kind(f) || never_copy(f)) && r.errno() == EOPNOTSUPP,
+            };
+            wrong += u32::from(!ok);
+        });
+        assert_eq!(wrong, 0);
+    }
+
+    #[test]
+    fn the_three_kinds_are_allowed_plain() {
+        let plain = |kind, shared| Facts {
+            kind,
+            shared,
+            special: false,
+            hugetlb: false,
+            no_fork_copy: false,
+            droppable: false,
+            userfaultfd: false,
+            shadow_stack: false,
+            sealed: false,
+            exec: false,
+            write_sealed: false,
+        };
+        let ctx = Context {
+            move_source: false,
+            deny_exec: false,
+        };
+        assert!(decide(&plain(Kind::Anonymous, false), &ctx).is_ok());
+        assert!(decide(&plain(Kind::Shmem, true), &ctx).is_ok());
+        assert!(decide(&plain(Kind::PageCacheFile, false), &ctx).is_ok());
+        assert_eq!(
+            decide(&plain(Kind::Anonymous, true), &ctx),
+            Err(Refusal::Kind)
+        );
+        assert_eq!(decide(&plain(Kind::Other, false), &ctx), Err(Refusal::Kind));
+    }
+}

@@ -202,3 +202,127 @@ impl Request {
         }
     }
 }
+
+/// In-kernel tests (KUnit): every rule of the argument checks provoked once, in the order the
+/// contract lists them, on the kernel's own page size. The host tests
+/// (`host-tests/src/request_tests.rs`) check the same rules against an oracle on random
+/// arguments.
+#[cfg(CONFIG_PROCESS_VM_MMAP_KUNIT_TEST)]
+#[::kernel::macros::kunit_tests(process_vm_mmap_request)]
+mod kunit {
+    use super::*;
+    use kernel::page::PAGE_SIZE;
+
+    const TASK_SIZE: usize = 1 << 47;
+    const LIMITS: Limits = Limits {
+        page_size: PAGE_SIZE,
+        task_size: TASK_SIZE,
+    };
+    const SRC: usize = 0x10_0000 * PAGE_SIZE;
+    const LEN: usize = 16 * PAGE_SIZE;
+    const DST: usize = 0x20_0000 * PAGE_SIZE;
+
+    fn parse(
+        pid: i32,
+        src: usize,
+        len: usize,
+        dst: usize,
+        flags: usize,
+    ) -> Result<Request, Invalid> {
+        Request::parse(pid, src, len, dst, flags, &LIMITS)
+    }
+
+    #[test]
+    fn a_valid_request_keeps_its_arguments() {
+        assert_eq!(
+            parse(42, SRC, LEN, DST, PVMMAP_FIXED | PVMMAP_MOVE),
+            Ok(Request {
+                target: Target::Pid(42),
+                src: SRC,
+                len: LEN,
+                placement: Placement::Fixed(DST),
+                move_source: true,
+            })
+        );
+        assert_eq!(
+            parse(3, SRC, LEN, 0, PVMMAP_PIDFD).map(|r| (r.target, r.placement)),
+            Ok((Target::Pidfd(3), Placement::Hint(0)))
+        );
+        // A hint need not be aligned nor in range: mmap(2) treats it as a hint too.
+        assert!(parse(1, SRC, LEN, usize::MAX, 0).is_ok());
+    }
+
+    #[test]
+    fn each_rule_is_provoked() {
+        let bad = [
+            (parse(1, SRC, LEN, DST, 0x10), Invalid::UnknownFlags),
+            (
+                parse(1, SRC, LEN, DST, PVMMAP_FIXED | PVMMAP_FIXED_NOREPLACE),
+                Invalid::ConflictingPlacement,
+            ),
+            (parse(0, SRC, LEN, DST, 0), Invalid::BadPid),
+            (parse(-1, SRC, LEN, DST, 0), Invalid::BadPid),
+            (parse(1, SRC, 0, DST, 0), Invalid::ZeroLength),
+            (parse(1, SRC + 1, LEN, DST, 0), Invalid::UnalignedSource),
+            (parse(1, SRC, LEN + 1, DST, 0), Invalid::UnalignedSource),
+            (
+                parse(1, usize::MAX & !(PAGE_SIZE - 1), LEN, DST, 0),
+                Invalid::SourceOutOfRange,
+            ),
+            (
+                parse(1, SRC, LEN, DST + 1, PVMMAP_FIXED),
+                Invalid::UnalignedDestination,
+            ),
+            (
+                parse(1, SRC, LEN, TASK_SIZE - PAGE_SIZE, PVMMAP_FIXED_NOREPLACE),
+                Invalid::DestinationOutOfRange,
+            ),
+        ];
+        let mut wrong = 0u32;
+        for (got, want) in bad {
+            wrong += u32::from(got != Err(want) || want.errno() != EINVAL);
+        }
+        assert_eq!(wrong, 0);
+    }
+
+    #[test]
+    fn unknown_flags_come_first() {
+        assert_eq!(parse(0, 1, 0, 1, !0), Err(Invalid::UnknownFlags));
+        assert_eq!(
+            parse(0, 1, 0, 1, PVMMAP_FIXED | PVMMAP_FIXED_NOREPLACE),
+            Err(Invalid::ConflictingPlacement)
+        );
+    }
+
+    #[test]
+    fn source_end_is_the_targets() {
+        let r = parse(1, TASK_SIZE - LEN, LEN, 0, 0);
+        assert!(r.is_ok());
+        if let Ok(r) = r {
+            assert_eq!(r.check_source_end(TASK_SIZE), Ok(()));
+            // A compat target's address space ends lower.
+            assert_eq!(r.check_source_end(1 << 32), Err(Invalid::SourceOutOfRange));
+        }
+    }
+
+    #[test]
+    fn same_mm_overlap_is_refused_only_where_ranges_meet() {
+        let at = |dst: usize| parse(1, SRC, LEN, dst, PVMMAP_FIXED).map(|r| r.check_same_mm());
+        assert_eq!(at(SRC), Ok(Err(Invalid::DestinationOverlapsSource)));
+        assert_eq!(
+            at(SRC + LEN - PAGE_SIZE),
+            Ok(Err(Invalid::DestinationOverlapsSource))
+        );
+        assert_eq!(
+            at(SRC - LEN + PAGE_SIZE),
+            Ok(Err(Invalid::DestinationOverlapsSource))
+        );
+        assert_eq!(at(SRC + LEN), Ok(Ok(())));
+        assert_eq!(at(SRC - LEN), Ok(Ok(())));
+        // Anywhere placement never overlaps by request.
+        assert_eq!(
+            parse(1, SRC, LEN, SRC, 0).map(|r| r.check_same_mm()),
+            Ok(Ok(()))
+        );
+    }
+}
