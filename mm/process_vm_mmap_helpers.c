@@ -337,12 +337,25 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	vma->vm_start = dst;
 	vma->vm_end = dst + (end - start);
 	/*
-	 * Protection keys and VM_ARCH_CLEAR's bits mean something in the
-	 * source's mm only: the clone gets key 0, as mmap() gives.
+	 * A protection key means something in the source's mm only: the
+	 * clone gets key 0, as mmap() gives, or, if it is execute-only, the
+	 * caller's execute-only key (x86), as mmap(PROT_EXEC) gives.  What
+	 * VM_ARCH_CLEAR holds is the rest of the protection the source was
+	 * mapped with (arm64's BTI guard, sparc's ADI), which the clone keeps
+	 * as a fork() child does: mprotect() clears it only to derive it
+	 * again from its prot argument.
 	 */
 	__vm_flags_mod(vma, 0, VM_LOCKED_MASK | __VM_UFFD_FLAGS | VM_SEALED |
 		       VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP |
-		       VM_FLAGS_CLEAR);
+		       ARCH_VM_PKEY_FLAGS);
+	if ((vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) == VM_EXEC) {
+		int pkey = execute_only_pkey(mm);
+
+		if (pkey > 0)
+			__vm_flags_mod(vma,
+				       arch_calc_vm_prot_bits(PROT_EXEC, pkey),
+				       0);
+	}
 	/*
 	 * The caller's defaults for a new mapping, as mmap() applies them;
 	 * mlock comes once the pages are there (pvmmap_clone_done()).

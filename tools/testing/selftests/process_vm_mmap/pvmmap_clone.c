@@ -1031,6 +1031,209 @@ TEST(clone_is_soft_dirty)
 	munmap(c, 8 * page_size);
 }
 
+#ifdef __aarch64__
+#include <setjmp.h>
+#include <sys/auxv.h>
+#ifndef PROT_BTI
+#define PROT_BTI	0x10
+#endif
+#ifndef HWCAP2_BTI
+#define HWCAP2_BTI	0x20000
+#endif
+
+#define A64_RET		0xd65f03c0	/* ret */
+#define A64_BTI_C	0xd503245f	/* bti c: a landing pad for blr */
+
+static sigjmp_buf bti_env;
+static int bti_code;
+
+static void on_sigill(int sig, siginfo_t *si, void *uc)
+{
+	__atomic_store_n(&bti_code, si->si_code, __ATOMIC_RELAXED);
+	siglongjmp(bti_env, 1);
+}
+
+/*
+ * Calls code at @fn indirectly (blr); returns si_code of a SIGILL, or 0.
+ * A branch target exception is SIGILL with ILL_ILLOPC (do_el0_bti()); the
+ * code called is a valid "ret", so no other SIGILL can come of it.
+ */
+static int call_indirect(char *fn)
+{
+	void (*f)(void) = (void (*)(void))fn;
+
+	__atomic_store_n(&bti_code, 0, __ATOMIC_RELAXED);
+	if (sigsetjmp(bti_env, 1) == 0)
+		f();
+	return __atomic_load_n(&bti_code, __ATOMIC_RELAXED);
+}
+
+/*
+ * On arm64 a clone keeps the BTI guard of its source (PROT_BTI,
+ * VM_ARM64_BTI, "bt" in smaps), as fork() does: the clone is the same
+ * code with the same protection.  An indirect branch into a guarded page
+ * must land on a BTI instruction, in the clone as in the source, or the
+ * CPU raises a branch target exception (SIGILL).
+ */
+TEST(bti_guard_is_kept)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigill,
+				.sa_flags = SA_SIGINFO };
+	uint32_t *code;
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (!(getauxval(AT_HWCAP2) & HWCAP2_BTI))
+		SKIP(return, "the CPU has no BTI");
+	src = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	code = (uint32_t *)src;
+	code[0] = A64_RET;	/* no landing pad */
+	code[1] = A64_BTI_C;
+	code[2] = A64_RET;
+	__builtin___clear_cache(src, src + 12);
+	ASSERT_EQ(0, mprotect(src, page_size,
+			      PROT_READ | PROT_EXEC | PROT_BTI));
+	ASSERT_EQ(0, sigaction(SIGILL, &sa, NULL));
+	/* The CPU enforces the guard: the source faults without a pad. */
+	ASSERT_EQ(0, call_indirect(src + 4));
+	ASSERT_EQ(ILL_ILLOPC, call_indirect(src));
+
+	c = clone_of(getpid(), src, page_size, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(has_vmflag((unsigned long)c, "bt"));
+	EXPECT_EQ(0, call_indirect(c + 4));
+	EXPECT_EQ(ILL_ILLOPC, call_indirect(c));
+	signal(SIGILL, SIG_DFL);
+	munmap(c, page_size);
+	munmap(src, page_size);
+}
+
+#ifndef PROT_MTE
+#define PROT_MTE	0x20
+#endif
+#ifndef HWCAP2_MTE
+#define HWCAP2_MTE	0x40000
+#endif
+#ifndef PR_SET_TAGGED_ADDR_CTRL
+#define PR_SET_TAGGED_ADDR_CTRL	55
+#define PR_TAGGED_ADDR_ENABLE	1UL
+#endif
+#ifndef PR_MTE_TCF_SYNC
+#define PR_MTE_TCF_SYNC	2UL
+#endif
+#ifndef SEGV_MTESERR
+#define SEGV_MTESERR	9
+#endif
+
+/* @p with the logical tag (top byte) @tag. */
+static char *with_tag(char *p, unsigned long tag)
+{
+	return (char *)(((uintptr_t)p & ~(0xffUL << 56)) | (tag << 56));
+}
+
+static sigjmp_buf mte_env;
+static int mte_code;
+
+static void on_sigsegv(int sig, siginfo_t *si, void *uc)
+{
+	__atomic_store_n(&mte_code, si->si_code, __ATOMIC_RELAXED);
+	siglongjmp(mte_env, 1);
+}
+
+/* Reads a byte at @p; returns si_code of a SIGSEGV, or 0 (*@val set). */
+static int read_checked(char *p, char *val)
+{
+	__atomic_store_n(&mte_code, 0, __ATOMIC_RELAXED);
+	if (sigsetjmp(mte_env, 1) == 0)
+		*val = __atomic_load_n(p, __ATOMIC_RELAXED);
+	return __atomic_load_n(&mte_code, __ATOMIC_RELAXED);
+}
+
+/* Writes @val at @p; returns si_code of a SIGSEGV, or 0. */
+static int write_checked(char *p, char val)
+{
+	__atomic_store_n(&mte_code, 0, __ATOMIC_RELAXED);
+	if (sigsetjmp(mte_env, 1) == 0)
+		__atomic_store_n(p, val, __ATOMIC_RELAXED);
+	return __atomic_load_n(&mte_code, __ATOMIC_RELAXED);
+}
+
+/*
+ * A clone of MTE-tagged memory (PROT_MTE) is tagged memory too: the tags
+ * live with the page, which the clone shares, and its VMA keeps VM_MTE
+ * ("mt"), so that accesses through the clone are checked against the same
+ * tags.  A copy-on-write copies the tags with the data.
+ */
+TEST(mte_tags_are_shared_and_copied)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigsegv,
+				.sa_flags = SA_SIGINFO };
+	char *src, *c, v;
+	unsigned long off;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (!(getauxval(AT_HWCAP2) & HWCAP2_MTE))
+		SKIP(return, "the CPU has no MTE");
+	ASSERT_EQ(0, prctl(PR_SET_TAGGED_ADDR_CTRL,
+			   PR_TAGGED_ADDR_ENABLE | PR_MTE_TCF_SYNC, 0, 0, 0));
+	src = mmap(NULL, page_size, PROT_READ | PROT_WRITE | PROT_MTE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
+	/* Tag 3 on every granule, then data through the tagged pointer. */
+	for (off = 0; off < page_size; off += 16)
+		asm volatile(".arch armv8.5-a+memtag\n\tstg %0, [%0]"
+			     : : "r"(with_tag(src + off, 3)) : "memory");
+	for (off = 0; off < page_size; off++)
+		ASSERT_EQ(0, write_checked(with_tag(src + off, 3), 0x5a));
+	ASSERT_EQ(SEGV_MTESERR, read_checked(with_tag(src, 5), &v));
+
+	c = clone_of(getpid(), src, page_size, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(has_vmflag((unsigned long)c, "mt"));
+	EXPECT_EQ(0, read_checked(with_tag(c + 100, 3), &v));
+	EXPECT_EQ(0x5a, v);
+	EXPECT_EQ(SEGV_MTESERR, read_checked(with_tag(c + 100, 5), &v));
+	/* Copy-on-write: the clone's own page has the tags too. */
+	EXPECT_EQ(0, write_checked(with_tag(c + 100, 3), 1));
+	EXPECT_EQ(0, read_checked(with_tag(c + 100, 3), &v));
+	EXPECT_EQ(1, v);
+	EXPECT_EQ(SEGV_MTESERR, read_checked(with_tag(c + 200, 5), &v));
+	EXPECT_EQ(0, read_checked(with_tag(src + 100, 3), &v));
+	EXPECT_EQ(0x5a, v);
+	signal(SIGSEGV, SIG_DFL);
+	prctl(PR_SET_TAGGED_ADDR_CTRL, 0, 0, 0, 0);
+	munmap(c, page_size);
+	munmap(src, page_size);
+}
+
+/*
+ * With the tagged address ABI (TBI), the source address may carry a tag
+ * in its top byte: it is untagged as the target's mm untags it, as
+ * process_madvise(2) does.
+ */
+TEST(tagged_source_address)
+{
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (prctl(PR_SET_TAGGED_ADDR_CTRL, PR_TAGGED_ADDR_ENABLE, 0, 0, 0))
+		SKIP(return, "no tagged address ABI");
+	src = mmap(NULL, 4 * page_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	memset(src, 0x3c, 4 * page_size);
+	c = clone_of(getpid(), with_tag(src, 0x2a), 4 * page_size, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(0, memcmp(c, src, 4 * page_size));
+	prctl(PR_SET_TAGGED_ADDR_CTRL, 0, 0, 0, 0);
+	munmap(c, 4 * page_size);
+	munmap(src, 4 * page_size);
+}
+#endif /* __aarch64__ */
+
 /* The kernel's taint flags: TAINT_WARN (bit 9) once a WARN fired. */
 #define TAINT_WARN_MASK	512UL
 

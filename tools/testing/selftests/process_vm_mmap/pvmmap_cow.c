@@ -512,6 +512,40 @@ TEST_F(pkey, clone_has_key_0)
 }
 
 /*
+ * An execute-only mapping (mmap(PROT_EXEC) where the CPU can deny reads of
+ * executable memory: x86 with protection keys, arm64 with EPAN) stays
+ * execute-only in a clone, as after mmap(PROT_EXEC) in the caller: on x86
+ * with the caller's execute-only key, not key 0.  The clone still runs.
+ */
+TEST(execute_only_stays_execute_only)
+{
+	char *src, *c;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+#if defined(__x86_64__)
+	memset(src, 0xc3, page_size);			/* ret */
+#elif defined(__aarch64__)
+	for (unsigned long i = 0; i < page_size; i += 4)
+		*(uint32_t *)(src + i) = 0xd65f03c0;	/* ret */
+#endif
+	__builtin___clear_cache(src, src + page_size);
+	ASSERT_EQ(0, mprotect(src, page_size, PROT_EXEC));
+	if (!read_faults(src, 1)) {
+		munmap(src, page_size);
+		SKIP(return, "PROT_EXEC memory is readable on this CPU");
+	}
+	c = clone_of(getpid(), src, page_size, NULL, 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(SIGSEGV, read_faults(c, 1));
+	((void (*)(void))c)();
+	munmap(c, page_size);
+	munmap(src, page_size);
+}
+
+/*
  * The rows of the sharing rule for large folios, one folio size per
  * variant (mTHP sizes and PMD-sized): where a clone shares a large folio
  * (same PFNs, still a large folio), where it splits it first (same PFNs,
