@@ -27,9 +27,11 @@ APT_OPTS_ARM64=(-o Dir::Etc::SourceList="$APTDIR_ARM64/sources.list"
 		-o APT::Architecture=arm64 -o APT::Architectures::=arm64
 		-o APT::Sandbox::User=root
 		-o Debug::NoLocking=1)
-# apt_arm64_download PKG DESTDIR: extract PKG's arm64 .deb into DESTDIR.
+# apt_arm64_download DESTDIR PKG...: extract the PKGs' arm64 .debs into
+# DESTDIR.
 apt_arm64_download() {
-	local pkg=$1 dest=$2 tmp uri suite
+	local dest=$1 tmp uri suite pkg
+	shift
 	mkdir -p "$APTDIR_ARM64/lists/partial" "$APTDIR_ARM64/archives/partial" \
 		"$APTDIR_ARM64/cache"
 	if [ ! -s "$APTDIR_ARM64/sources.list" ]; then
@@ -44,8 +46,12 @@ apt_arm64_download() {
 	fi
 	apt-get -q "${APT_OPTS_ARM64[@]}" update >/dev/null
 	tmp=$(mktemp -d)
-	(cd "$tmp" && apt-get -q "${APT_OPTS_ARM64[@]}" download "$pkg:arm64" >/dev/null)
+	for pkg in "$@"; do
+		(cd "$tmp" && apt-get -q "${APT_OPTS_ARM64[@]}" download "$pkg:arm64" >/dev/null)
+	done
 	mkdir -p "$dest"
-	dpkg-deb -x "$tmp"/*.deb "$dest"
+	for deb in "$tmp"/*.deb; do
+		dpkg-deb -x "$deb" "$dest"
+	done
 	rm -rf "$tmp"
 }

@@ -11,9 +11,9 @@
 #
 # The architecture is the kernel's (ARCH of build/kernel.sh, read from the
 # build's .config): for arm64 the kselftests are cross-compiled and busybox
-# is Debian's arm64 busybox-static (build/setup.sh fetches it); mm's
-# selftests run on x86_64 only (their static libraries, libnuma, libcap
-# and liburing, are the host's).
+# is Debian's arm64 busybox-static (build/setup.sh fetches it), and mm's
+# selftests link the arm64 static libraries (libnuma, libcap, liburing)
+# that setup.sh unpacks into $CACHE/libs-arm64.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,13 +45,15 @@ default_run() {
 # shellcheck source=build/arch.sh
 . "$ROOT/build/arch.sh"
 arch_of "$OUT"
+KSFT_TARGETS=${KSFT_TARGETS:-process_vm_mmap mm}
 if [ "$ARCH" = arm64 ]; then
-	eval "$(sed -n 's/^\(BUSYBOX_ARM64\) := \(.*\)$/\1="\2"/p' "${CACHE:-$HOME/.cache/pvmmap}/toolchain.mk")"
+	eval "$(sed -n 's/^\(BUSYBOX_ARM64\|LIBS_ARM64\) := \(.*\)$/\1="\2"/p' "${CACHE:-$HOME/.cache/pvmmap}/toolchain.mk")"
 	BUSYBOX=$BUSYBOX_ARM64
-	KSFT_TARGETS=${KSFT_TARGETS:-process_vm_mmap}
+	USERCFLAGS="-I$LIBS_ARM64/usr/include"
+	USERLDFLAGS="-L$LIBS_ARM64/usr/lib/aarch64-linux-gnu"
 else
 	BUSYBOX=/bin/busybox
-	KSFT_TARGETS=${KSFT_TARGETS:-process_vm_mmap mm}
+	USERCFLAGS= USERLDFLAGS=
 fi
 KSFT_RUN=${KSFT_RUN:-$(default_run)}
 log() { printf 'initramfs: %s\n' "$*" >&2; }
@@ -62,9 +64,16 @@ trap 'rm -rf "$stage"' EXIT
 # --- kselftests, static, installed the kselftest way -------------------------
 KSFT=$OUT/kselftest-install
 rm -rf "$KSFT"
+# mm's Makefile probes for liburing once and keeps the answer in the source
+# tree, which every architecture's build shares: probe again each time, with
+# this build's compiler and flags (a stale "no liburing" compiles cow's and
+# gup_longterm's io_uring cases out without a word).
+rm -f "$SRC/tools/testing/selftests/mm/local_config.mk" \
+	"$SRC/tools/testing/selftests/mm/local_config.h_gen"
 # LDFLAGS from the environment: the collections' Makefiles append to it.
 if ! LDFLAGS=-static make -s -C "$SRC/tools/testing/selftests" O="$OUT" \
 	ARCH="$ARCH" CROSS_COMPILE="$CROSS_COMPILE" \
+	USERCFLAGS="$USERCFLAGS" USERLDFLAGS="$USERLDFLAGS" \
 	TARGETS="$KSFT_TARGETS" KSFT_INSTALL_PATH="$KSFT" install \
 	>"$OUT/kselftest.log" 2>&1; then
 	cat "$OUT/kselftest.log" >&2
@@ -74,6 +83,10 @@ fi
 # The selftests' make keeps going past a target that fails to build.
 if grep -E 'error:|\*\*\* .*Error [0-9]' "$OUT/kselftest.log" >&2; then
 	log "kselftest build failed (see above)"
+	exit 1
+fi
+if grep 'missing liburing support' "$OUT/kselftest.log" >&2; then
+	log "mm's selftests found no liburing (libs-arm64 or liburing-dev missing?)"
 	exit 1
 fi
 if grep -i 'warning' "$OUT/kselftest.log" | grep process_vm_mmap >&2; then

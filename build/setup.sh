@@ -126,15 +126,28 @@ if [ ! -x "$BINDGEN" ]; then
 		--root "$BINDGEN_ROOT"
 fi
 
-# --- arm64: busybox for the guest, the crate's standard library -----------
-# busybox-static of the system's own suite, for arm64, from a second private
-# apt configuration that lists only that suite's arm64 packages.
+# --- arm64: busybox for the guest, static libraries, the crate's std -------
+# From the system's own suite, for arm64, through a second private apt
+# configuration that lists only that suite's arm64 packages: busybox-static,
+# and the static libraries mm's selftests link (as on x86_64: libnuma,
+# libcap, liburing), unpacked into a directory the selftests' build is
+# pointed at (build/initramfs.sh).
 BUSYBOX_ARM64=$CACHE/busybox-arm64/bin/busybox
 if [ ! -x "$BUSYBOX_ARM64" ]; then
 	log "fetching busybox-static for arm64"
-	apt_arm64_download busybox-static "$CACHE/busybox-arm64.tmp"
+	rm -rf "$CACHE/busybox-arm64.tmp"
+	apt_arm64_download "$CACHE/busybox-arm64.tmp" busybox-static
 	rm -rf "$CACHE/busybox-arm64"
 	mv "$CACHE/busybox-arm64.tmp" "$CACHE/busybox-arm64"
+fi
+LIBS_ARM64=$CACHE/libs-arm64
+if [ ! -f "$LIBS_ARM64/usr/lib/aarch64-linux-gnu/liburing.a" ]; then
+	log "fetching libnuma-dev, libcap-dev, liburing-dev for arm64"
+	rm -rf "$LIBS_ARM64.tmp"
+	apt_arm64_download "$LIBS_ARM64.tmp" libnuma-dev libnuma1 libcap-dev \
+		libcap2 liburing-dev liburing2
+	rm -rf "$LIBS_ARM64"
+	mv "$LIBS_ARM64.tmp" "$LIBS_ARM64"
 fi
 # The userspace crate's tests run on arm64 too when rustup can add the
 # target's standard library; without it they run on x86_64 only (the
@@ -151,5 +164,6 @@ RUST_LIB_SRC := $RUST_LIB_SRC
 BINDGEN := $BINDGEN
 LIBCLANG_PATH := $LIBCLANG_PATH
 BUSYBOX_ARM64 := $BUSYBOX_ARM64
+LIBS_ARM64 := $LIBS_ARM64
 EOF
 mv "$CACHE/toolchain.mk.tmp" "$CACHE/toolchain.mk"
