@@ -294,10 +294,12 @@ int pvmmap_dst_free(unsigned long addr, unsigned long len)
  * limits; the page offsets that rmap needs (file and anon) follow the
  * piece; the anon_vma is forked from the source's, and its tree marked as
  * cloned elsewhere for KSM (anon_vma_set_cloned()); mlock, userfaultfd,
- * seals, KSM merging, protection keys and swap readahead state are not
- * inherited.  As for a new mapping of mmap(2), the current mm's defaults
- * apply (mm->def_vma_flags, PR_SET_MEMORY_MERGE's KSM merging) and the
- * clone is new to soft-dirty trackers.  A shared mapping of a file holds off
+ * seals, KSM merging, protection keys (an execute-only piece gets the
+ * current mm's execute-only key) and swap readahead state are not
+ * inherited, the rest of the protection is.  As for a new mapping of
+ * mmap(2), the current mm's defaults apply (mm->def_vma_flags,
+ * PR_SET_MEMORY_MERGE's KSM merging) and the clone is new to soft-dirty
+ * trackers.  A shared mapping of a file holds off
  * write seals as mmap(2) does, and a read-only one of a write-sealed memfd
  * cannot be made writable.  The page tables are not copied.
  *
