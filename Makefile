@@ -116,17 +116,17 @@ RUN_FLAVOUR ?= perf
 
 run: setup
 	@out=$$(build/kernel.sh $(RUN_FLAVOUR)) && \
-	  build/demo.sh "$$out" $(OUTDIR)/run
+	  build/demo.sh "$$out" $(OUTDIR)/run$(ARCHSUF)
 
 # BENCH_SET=smoke|medium|full, BENCH_ARGS: see build/bench.sh.
 bench: setup
 	@out=$$(build/kernel.sh $(RUN_FLAVOUR)) && \
-	  build/bench.sh "$$out" $(OUTDIR)/bench
+	  build/bench.sh "$$out" $(OUTDIR)/bench$(ARCHSUF)
 
 # The fuzzer (pvmmap_fuzz) alone in the VM on the test kernel, fresh seeds.
 SOAK_S ?= 600
 soak: setup
-	@out=$$(build/kernel.sh test) && build/soak.sh "$$out" $(OUTDIR)/soak $(SOAK_S)
+	@out=$$(build/kernel.sh test) && build/soak.sh "$$out" $(OUTDIR)/soak$(ARCHSUF) $(SOAK_S)
 # mm's selftests (build/mm-tests) on the test kernel and on a pristine 7.3
 # of the same configuration (FLAVOUR=pristine of build/kernel.sh): every
 # result compared, any difference fails.

@@ -19,7 +19,10 @@ SET=${BENCH_SET:-full}
 extra=$(mktemp -d)
 trap 'rm -rf "$extra"' EXIT
 
-gcc -static -O2 -Wall -Wextra -Werror -isystem "$OUT/usr/include" \
+# shellcheck source=build/arch.sh
+. "$ROOT/build/arch.sh"
+arch_of "$OUT"
+"${CROSS_COMPILE}gcc" -static -O2 -Wall -Wextra -Werror -isystem "$OUT/usr/include" \
 	-o "$extra/pvmmap_bench" "$ROOT/bench/pvmmap_bench.c"
 install -m 0755 "$ROOT/bench/run.sh" "$extra/run.sh"
 args=${BENCH_ARGS:-}

@@ -14,9 +14,12 @@ DEST=${2:?}
 extra=$(mktemp -d)
 trap 'rm -rf "$extra"' EXIT
 
+# shellcheck source=build/arch.sh
+. "$ROOT/build/arch.sh"
+arch_of "$OUT"
 cflags=(-static -O2 -Wall -Wextra -Werror -isystem "$OUT/usr/include")
-gcc "${cflags[@]}" -o "$extra/pvmmap_demo" "$ROOT/demo/pvmmap_demo.c"
-gcc "${cflags[@]}" -o "$extra/handoff" "$ROOT/demo/handoff.c" -lpthread
+"${CROSS_COMPILE}gcc" "${cflags[@]}" -o "$extra/pvmmap_demo" "$ROOT/demo/pvmmap_demo.c"
+"${CROSS_COMPILE}gcc" "${cflags[@]}" -o "$extra/handoff" "$ROOT/demo/handoff.c" -lpthread
 install -m 0755 "$ROOT/demo/run.sh" "$extra/run.sh"
 handoff=${HANDOFF_ARGS:-}
 CMDLINE_EXTRA="pvmmap.handoff=${handoff// /@}" \
