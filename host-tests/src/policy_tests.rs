@@ -3,71 +3,14 @@
 //! `policy.rs` over its whole input space: every kind, every combination of the ten facts,
 //! with and without `PVMMAP_MOVE` and MDWE (4 x 2^10 x 4 cases), against the contract.
 
+use crate::policy::contract::*;
 use crate::policy::*;
-
-const KINDS: [Kind; 4] = [
-    Kind::Anonymous,
-    Kind::Shmem,
-    Kind::PageCacheFile,
-    Kind::Other,
-];
-
-fn all_facts() -> impl Iterator<Item = Facts> {
-    KINDS.into_iter().flat_map(|kind| {
-        (0u32..1 << 10).map(move |b| Facts {
-            kind,
-            shared: b & 1 != 0,
-            special: b & 2 != 0,
-            hugetlb: b & 4 != 0,
-            no_fork_copy: b & 8 != 0,
-            droppable: b & 16 != 0,
-            userfaultfd: b & 32 != 0,
-            shadow_stack: b & 64 != 0,
-            sealed: b & 128 != 0,
-            exec: b & 256 != 0,
-            write_sealed: b & 512 != 0,
-        })
-    })
-}
-
-fn all_contexts() -> impl Iterator<Item = Context> {
-    (0u32..4).map(|b| Context {
-        move_source: b & 1 != 0,
-        deny_exec: b & 2 != 0,
-    })
-}
-
-fn all_cases() -> impl Iterator<Item = (Facts, Context)> {
-    all_facts().flat_map(|f| all_contexts().map(move |c| (f, c)))
-}
-
-/// Any flag that says "do not copy me" refuses the mapping, whatever its kind.
-fn never_copy(f: &Facts) -> bool {
-    f.special || f.hugetlb || f.no_fork_copy || f.droppable || f.userfaultfd || f.shadow_stack
-}
-
-/// The three kinds the contract allows: private anonymous, shmem, page-cache files.
-fn allowed_kind(f: &Facts) -> bool {
-    matches!(
-        (f.kind, f.shared),
-        (Kind::Anonymous, false) | (Kind::Shmem, _) | (Kind::PageCacheFile, _)
-    )
-}
-
-/// The contract, written independently of `decide()`'s order of checks.
-fn contract_allows(f: &Facts, c: &Context) -> bool {
-    allowed_kind(f)
-        && !never_copy(f)
-        && !(f.shared && f.write_sealed)
-        && !(c.deny_exec && f.exec)
-        && !(c.move_source && f.sealed)
-}
 
 #[test]
 fn allowed_is_exactly_what_the_contract_allows() {
     let mut allowed = 0;
     for (f, c) in all_cases() {
-        let want = contract_allows(&f, &c);
+        let want = allows(&f, &c);
         assert_eq!(decide(&f, &c).is_ok(), want, "{f:?} {c:?}");
         allowed += want as u32;
     }

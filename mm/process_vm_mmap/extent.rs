@@ -107,35 +107,39 @@ mod kunit {
         assert_eq!(unsound, 0);
     }
 
-    #[test]
-    fn congruent_aligned_copy_is_whole_pmds() {
-        let pmd = 2usize << 20;
-        let mut n = 0;
-        let mut whole = 0;
-        let walked: Result<(), ()> = walk(pmd, 5 * pmd, 3 * pmd, pmd, |e| {
+    /// Walks a copy; returns how many extents it took and how many of them were whole PMDs.
+    fn extents_and_whole_pmds(
+        src: usize,
+        dst: usize,
+        len: usize,
+        pmd: usize,
+    ) -> Result<(usize, usize), ()> {
+        let (mut n, mut whole) = (0, 0);
+        walk(src, dst, len, pmd, |e| {
             n += 1;
             whole += usize::from(e.whole_pmd);
             Ok(())
-        });
-        assert!(walked.is_ok());
-        assert_eq!(n, 3);
-        assert_eq!(whole, 3);
+        })?;
+        Ok((n, whole))
+    }
+
+    #[test]
+    fn congruent_aligned_copy_is_whole_pmds() {
+        let pmd = 2usize << 20;
+        assert_eq!(
+            extents_and_whole_pmds(pmd, 5 * pmd, 3 * pmd, pmd),
+            Ok((3, 3))
+        );
     }
 
     #[test]
     fn non_congruent_copy_has_no_whole_pmd() {
         let pmd = 2usize << 20;
-        let mut n = 0;
-        let mut whole = 0;
-        let walked: Result<(), ()> = walk(pmd, 5 * pmd + PAGE, 2 * pmd, pmd, |e| {
-            n += 1;
-            whole += usize::from(e.whole_pmd);
-            Ok(())
-        });
-        assert!(walked.is_ok());
         // Each source PMD is cut where the destination crosses a boundary.
-        assert_eq!(n, 4);
-        assert_eq!(whole, 0);
+        assert_eq!(
+            extents_and_whole_pmds(pmd, 5 * pmd + PAGE, 2 * pmd, pmd),
+            Ok((4, 0))
+        );
     }
 
     #[test]

@@ -149,12 +149,11 @@ pub(crate) fn decide(f: &Facts, ctx: &Context) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// In-kernel tests (KUnit): the allowlist over its whole fact space, against the contract
-/// written independently of [`decide`]'s order of checks, by the kernel that ships it. The
-/// host tests (`host-tests/src/policy_tests.rs`) check the same and more.
-#[cfg(CONFIG_PROCESS_VM_MMAP_KUNIT_TEST)]
-#[::kernel::macros::kunit_tests(process_vm_mmap_policy)]
-mod kunit {
+/// The contract of [`decide`], written independently of its order of checks, and its whole
+/// input space: the oracle of the host tests (`host-tests/src/policy_tests.rs`) and of the
+/// KUnit suite below.
+#[cfg(any(test, CONFIG_PROCESS_VM_MMAP_KUNIT_TEST))]
+pub(crate) mod contract {
     use super::*;
 
     const KINDS: [Kind; 4] = [
@@ -164,59 +163,80 @@ mod kunit {
         Kind::Other,
     ];
 
-    /// Every kind, every combination of the ten facts and of the two context bits.
-    fn for_each_case(mut check: impl FnMut(&Facts, &Context)) {
-        for kind in KINDS {
-            for b in 0u32..1 << 10 {
-                let f = Facts {
-                    kind,
-                    shared: b & 1 != 0,
-                    special: b & 2 != 0,
-                    hugetlb: b & 4 != 0,
-                    no_fork_copy: b & 8 != 0,
-                    droppable: b & 16 != 0,
-                    userfaultfd: b & 32 != 0,
-                    shadow_stack: b & 64 != 0,
-                    sealed: b & 128 != 0,
-                    exec: b & 256 != 0,
-                    write_sealed: b & 512 != 0,
-                };
-                for c in 0u32..4 {
-                    let ctx = Context {
-                        move_source: c & 1 != 0,
-                        deny_exec: c & 2 != 0,
-                    };
-                    check(&f, &ctx);
-                }
-            }
-        }
+    /// Every kind with every combination of the ten facts.
+    fn all_facts() -> impl Iterator<Item = Facts> {
+        KINDS.into_iter().flat_map(|kind| {
+            (0u32..1 << 10).map(move |b| Facts {
+                kind,
+                shared: b & 1 != 0,
+                special: b & 2 != 0,
+                hugetlb: b & 4 != 0,
+                no_fork_copy: b & 8 != 0,
+                droppable: b & 16 != 0,
+                userfaultfd: b & 32 != 0,
+                shadow_stack: b & 64 != 0,
+                sealed: b & 128 != 0,
+                exec: b & 256 != 0,
+                write_sealed: b & 512 != 0,
+            })
+        })
     }
 
-    fn allowed_kind(f: &Facts) -> bool {
+    /// With and without `PVMMAP_MOVE` and MDWE.
+    fn all_contexts() -> impl Iterator<Item = Context> {
+        (0u32..4).map(|b| Context {
+            move_source: b & 1 != 0,
+            deny_exec: b & 2 != 0,
+        })
+    }
+
+    /// The whole input space: 4 x 2^10 x 4 cases.
+    pub(crate) fn all_cases() -> impl Iterator<Item = (Facts, Context)> {
+        all_facts().flat_map(|f| all_contexts().map(move |c| (f, c)))
+    }
+
+    /// Any flag that says "do not copy me" refuses the mapping, whatever its kind.
+    pub(crate) fn never_copy(f: &Facts) -> bool {
+        f.special || f.hugetlb || f.no_fork_copy || f.droppable || f.userfaultfd || f.shadow_stack
+    }
+
+    /// The three kinds the contract allows: private anonymous, shmem, page-cache files.
+    pub(crate) fn allowed_kind(f: &Facts) -> bool {
         matches!(
             (f.kind, f.shared),
             (Kind::Anonymous, false) | (Kind::Shmem, _) | (Kind::PageCacheFile, _)
         )
     }
 
-    fn never_copy(f: &Facts) -> bool {
-        f.special || f.hugetlb || f.no_fork_copy || f.droppable || f.userfaultfd || f.shadow_stack
+    /// Whether the contract allows cloning a mapping with these facts in this context.
+    pub(crate) fn allows(f: &Facts, c: &Context) -> bool {
+        let refused = !allowed_kind(f)
+            || never_copy(f)
+            || (f.shared && f.write_sealed)
+            || (c.deny_exec && f.exec)
+            || (c.move_source && f.sealed);
+        !refused
     }
+}
+
+/// In-kernel tests (KUnit): the allowlist over its whole fact space, against [`contract`], by
+/// the kernel that ships it. The host tests (`host-tests/src/policy_tests.rs`) check the same
+/// and more.
+#[cfg(CONFIG_PROCESS_VM_MMAP_KUNIT_TEST)]
+#[::kernel::macros::kunit_tests(process_vm_mmap_policy)]
+mod kunit {
+    use super::contract::{all_cases, allowed_kind, allows, never_copy};
+    use super::*;
 
     #[test]
     fn allowed_is_exactly_what_the_contract_allows() {
         let mut wrong = 0u32;
         let mut allowed = 0u32;
-        for_each_case(|f, c| {
-            let refused = !allowed_kind(f)
-                || never_copy(f)
-                || (f.shared && f.write_sealed)
-                || (c.deny_exec && f.exec)
-                || (c.move_source && f.sealed);
-            let want = !refused;
-            wrong += u32::from(decide(f, c).is_ok() != want);
+        for (f, c) in all_cases() {
+            let want = allows(&f, &c);
+            wrong += u32::from(decide(&f, &c).is_ok() != want);
             allowed += u32::from(want);
-        });
+        }
         assert_eq!(wrong, 0);
         // 3 unshared kind combinations with write_sealed free (x2), 2 shared ones with it
         // clear, times exec and sealed, each free unless MDWE or MOVE forbids it.
@@ -226,18 +246,17 @@ mod kunit {
     #[test]
     fn errnos_follow_the_contract() {
         let mut wrong = 0u32;
-        for_each_case(|f, c| {
-            let ok = match decide(f, c) {
+        for (f, c) in all_cases() {
+            let ok = match decide(&f, &c) {
                 Ok(()) => true,
                 Err(r @ (Refusal::SealedMove | Refusal::WriteSealed)) => r.errno() == EPERM,
                 Err(r @ Refusal::ExecDenied) => r.errno() == EACCES,
-                Err(r) => (!allowed_kind(f) || never_copy(f)) && r.errno() == EOPNOTSUPP,
+                Err(r) => (!allowed_kind(&f) || never_copy(&f)) && r.errno() == EOPNOTSUPP,
             };
             wrong += u32::from(!ok);
-        });
+        }
         assert_eq!(wrong, 0);
     }
-
     #[test]
     fn the_three_kinds_are_allowed_plain() {
         let plain = |kind, shared| Facts {
