@@ -350,7 +350,7 @@ struct vm_area_struct *pvmmap_clone_vma(struct vm_area_struct *src_vma,
 	__vm_flags_mod(vma, 0, VM_LOCKED_MASK | __VM_UFFD_FLAGS | VM_SEALED |
 		       VM_MERGEABLE | VM_GROWSDOWN | VM_GROWSUP |
 		       ARCH_VM_PKEY_FLAGS);
-	if ((vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) == VM_EXEC) {
+	if ((vma->vm_flags & VM_ACCESS_FLAGS) == VM_EXEC) {
 		int pkey = execute_only_pkey(mm);
 
 		if (pkey > 0)
