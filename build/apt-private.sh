@@ -13,6 +13,16 @@ APT_OPTS=(-o Dir::Etc::SourceList="$APTDIR/sources.list"
 	  -o APT::Sandbox::User=root
 	  -o Debug::NoLocking=1)
 apt_private() { apt-get -q "${APT_OPTS[@]}" "$@"; }
+# The Debian mirror the system's own sources use (deb822 or one-line
+# format), for the private configurations' sources.list.
+system_debian_mirror() {
+	local uri
+	uri=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources \
+		/dev/null 2>/dev/null | grep -v security | grep debian | head -n1)
+	[ -n "$uri" ] || uri=$(awk '/^deb / && $2 ~ /debian$/ {print $2; exit}' \
+		/etc/apt/sources.list 2>/dev/null)
+	echo "$uri"
+}
 apt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 
 # The system's own suite for arm64 (busybox-static for the arm64 guest):
@@ -35,10 +45,7 @@ apt_arm64_download() {
 	mkdir -p "$APTDIR_ARM64/lists/partial" "$APTDIR_ARM64/archives/partial" \
 		"$APTDIR_ARM64/cache"
 	if [ ! -s "$APTDIR_ARM64/sources.list" ]; then
-		uri=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources \
-			/dev/null 2>/dev/null | grep -v security | grep debian | head -n1)
-		[ -n "$uri" ] || uri=$(awk '/^deb / && $2 ~ /debian$/ {print $2; exit}' \
-			/etc/apt/sources.list 2>/dev/null)
+		uri=$(system_debian_mirror)
 		suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 		[ -n "$uri" ] && [ -n "$suite" ] || return 1
 		echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main" \

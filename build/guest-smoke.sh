@@ -17,19 +17,18 @@ result() { # result NAME RC
 		fail=1
 	fi
 }
+# build/crate.sh builds nothing where rustup has no standard library for
+# the guest's architecture: the crate's results are skipped then.
+skip_unbuilt() { # skip_unbuilt NAME
+	n=$((n + 1))
+	echo "ok $n $1 # SKIP not built: no Rust standard library for this architecture"
+}
 run() { # run NAME COMMAND...: its output as KTAP diagnostics
 	name=$1
 	shift
-	# build/crate.sh builds nothing where rustup has no standard library
-	# for the guest's architecture.
 	case "$1" in
 	./crate-* | ./pvmmap)
-		if [ ! -x "$1" ]; then
-			n=$((n + 1))
-			echo "ok $n $name # SKIP not built: no Rust standard library for this architecture"
-			return
-		fi
-		;;
+		[ -x "$1" ] || { skip_unbuilt "$name"; return; } ;;
 	esac
 	"$@" >/tmp/smoke.out 2>&1
 	rc=$?
@@ -52,8 +51,7 @@ run "process_vm_mmap(2) EXAMPLES program" sh -c \
 
 # pvmmap dump of a sleeping process's stack equals what /proc/PID/mem reads.
 if [ ! -x ./pvmmap ]; then
-	n=$((n + 1))
-	echo "ok $n pvmmap dump of another process's stack # SKIP not built: no Rust standard library for this architecture"
+	skip_unbuilt "pvmmap dump of another process's stack"
 	exit $fail
 fi
 sleep 1000 &

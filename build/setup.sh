@@ -62,10 +62,7 @@ apt_private_update() {
 	mkdir -p "$APTDIR/lists/partial" "$APTDIR/archives/partial" "$APTDIR/cache"
 	if [ ! -s "$APTDIR/sources.list" ]; then
 		local uri
-		uri=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources \
-			/dev/null 2>/dev/null | grep -v security | grep debian | head -n1)
-		[ -n "$uri" ] || uri=$(awk '/^deb / && $2 ~ /debian$/ {print $2; exit}' \
-			/etc/apt/sources.list 2>/dev/null)
+		uri=$(system_debian_mirror)
 		[ -n "$uri" ] || { log "cannot find the system's Debian mirror"; exit 1; }
 		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $EXTRA_SUITE main" \
 			>"$APTDIR/sources.list"

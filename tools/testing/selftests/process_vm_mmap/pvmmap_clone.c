@@ -1044,13 +1044,17 @@ TEST(clone_is_soft_dirty)
 #define A64_RET		0xd65f03c0	/* ret */
 #define A64_BTI_C	0xd503245f	/* bti c: a landing pad for blr */
 
-static sigjmp_buf bti_env;
-static int bti_code;
+/*
+ * The arm64 tests' faults (SIGILL of BTI, SIGSEGV of MTE): the handler
+ * notes si_code and jumps back to the access that faulted.
+ */
+static sigjmp_buf fault_env;
+static int fault_code;
 
-static void on_sigill(int sig, siginfo_t *si, void *uc)
+static void on_fault(int sig, siginfo_t *si, void *uc)
 {
-	__atomic_store_n(&bti_code, si->si_code, __ATOMIC_RELAXED);
-	siglongjmp(bti_env, 1);
+	__atomic_store_n(&fault_code, si->si_code, __ATOMIC_RELAXED);
+	siglongjmp(fault_env, 1);
 }
 
 /*
@@ -1062,10 +1066,10 @@ static int call_indirect(char *fn)
 {
 	void (*f)(void) = (void (*)(void))fn;
 
-	__atomic_store_n(&bti_code, 0, __ATOMIC_RELAXED);
-	if (sigsetjmp(bti_env, 1) == 0)
+	__atomic_store_n(&fault_code, 0, __ATOMIC_RELAXED);
+	if (sigsetjmp(fault_env, 1) == 0)
 		f();
-	return __atomic_load_n(&bti_code, __ATOMIC_RELAXED);
+	return __atomic_load_n(&fault_code, __ATOMIC_RELAXED);
 }
 
 /*
@@ -1077,7 +1081,7 @@ static int call_indirect(char *fn)
  */
 TEST(bti_guard_is_kept)
 {
-	struct sigaction sa = { .sa_sigaction = on_sigill,
+	struct sigaction sa = { .sa_sigaction = on_fault,
 				.sa_flags = SA_SIGINFO };
 	uint32_t *code;
 	char *src, *c;
@@ -1133,31 +1137,22 @@ static char *with_tag(char *p, unsigned long tag)
 	return (char *)(((uintptr_t)p & ~(0xffUL << 56)) | (tag << 56));
 }
 
-static sigjmp_buf mte_env;
-static int mte_code;
-
-static void on_sigsegv(int sig, siginfo_t *si, void *uc)
-{
-	__atomic_store_n(&mte_code, si->si_code, __ATOMIC_RELAXED);
-	siglongjmp(mte_env, 1);
-}
-
 /* Reads a byte at @p; returns si_code of a SIGSEGV, or 0 (*@val set). */
 static int read_checked(char *p, char *val)
 {
-	__atomic_store_n(&mte_code, 0, __ATOMIC_RELAXED);
-	if (sigsetjmp(mte_env, 1) == 0)
+	__atomic_store_n(&fault_code, 0, __ATOMIC_RELAXED);
+	if (sigsetjmp(fault_env, 1) == 0)
 		*val = __atomic_load_n(p, __ATOMIC_RELAXED);
-	return __atomic_load_n(&mte_code, __ATOMIC_RELAXED);
+	return __atomic_load_n(&fault_code, __ATOMIC_RELAXED);
 }
 
 /* Writes @val at @p; returns si_code of a SIGSEGV, or 0. */
 static int write_checked(char *p, char val)
 {
-	__atomic_store_n(&mte_code, 0, __ATOMIC_RELAXED);
-	if (sigsetjmp(mte_env, 1) == 0)
+	__atomic_store_n(&fault_code, 0, __ATOMIC_RELAXED);
+	if (sigsetjmp(fault_env, 1) == 0)
 		__atomic_store_n(p, val, __ATOMIC_RELAXED);
-	return __atomic_load_n(&mte_code, __ATOMIC_RELAXED);
+	return __atomic_load_n(&fault_code, __ATOMIC_RELAXED);
 }
 
 /*
@@ -1168,7 +1163,7 @@ static int write_checked(char *p, char val)
  */
 TEST(mte_tags_are_shared_and_copied)
 {
-	struct sigaction sa = { .sa_sigaction = on_sigsegv,
+	struct sigaction sa = { .sa_sigaction = on_fault,
 				.sa_flags = SA_SIGINFO };
 	char *src, *c, v;
 	unsigned long off;
