@@ -11,6 +11,7 @@
 #define _MM_PROCESS_VM_MMAP_H
 
 #include <linux/mman.h>
+#include <linux/mmu_notifier.h>
 #include <linux/types.h>
 
 struct file;
@@ -27,6 +28,12 @@ enum pvmmap_vma_kind {
 	PVMMAP_VMA_SHMEM,
 	PVMMAP_VMA_PAGE_CACHE_FILE,
 	PVMMAP_VMA_OTHER,
+};
+
+/* A section in which entries of one source VMA move (pvmmap_move_begin()). */
+struct pvmmap_move {
+	struct vm_area_struct *vma;
+	struct mmu_notifier_range range;
 };
 
 struct pvmmap_vma_facts {
@@ -72,8 +79,22 @@ void pvmmap_uprobe_unlock(void);
 int pvmmap_copy_extent(struct vm_area_struct *dst_vma,
 		       struct vm_area_struct *src_vma, unsigned long dst,
 		       unsigned long src, unsigned long len, bool whole_pmd);
-int pvmmap_unmap_src(struct mm_struct *mm, unsigned long start,
+void pvmmap_src_write_protect_begin(struct mm_struct *mm);
+void pvmmap_src_write_protect_end(struct mm_struct *mm);
+int pvmmap_move_prepare(struct vm_area_struct *dst_vma,
+			struct vm_area_struct *src_vma, unsigned long dst,
+			unsigned long src, unsigned long len);
+void pvmmap_move_begin(struct pvmmap_move *move,
+		       struct vm_area_struct *src_vma, unsigned long start,
+		       unsigned long end);
+void pvmmap_move_extent(struct pvmmap_move *move,
+			struct vm_area_struct *dst_vma, unsigned long dst,
+			unsigned long src, unsigned long len);
+void pvmmap_move_end(struct pvmmap_move *move);
+int pvmmap_split_src(struct mm_struct *mm, unsigned long start,
 		     unsigned long len);
+void pvmmap_unmap_src(struct mm_struct *mm, unsigned long start,
+		      unsigned long len);
 void pvmmap_undo(unsigned long start, unsigned long len);
 void pvmmap_flush_src(struct mm_struct *mm);
 

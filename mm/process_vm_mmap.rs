@@ -16,9 +16,11 @@
 //! 5. lock both address spaces ([`LockedPair`]) and check every source mapping before
 //!    anything changes ([`sources`]);
 //! 6. place the destination, create one destination VMA per source piece and copy the page
-//!    tables extent by extent ([`extent`]); on failure, unmap what was created ([`undo`],
-//!    which cannot fail);
-//! 7. with `PVMMAP_MOVE`, unmap the source range;
+//!    tables extent by extent ([`extent`]); with `PVMMAP_MOVE`, an extent whose entries can all
+//!    move as they are is only prepared; on failure, unmap what was created ([`undo`], which
+//!    cannot fail);
+//! 7. with `PVMMAP_MOVE`, move the prepared extents and unmap the source range, neither of
+//!    which can fail: a failed call moved nothing;
 //! 8. with the locks dropped, fault in a clone that `mlockall(MCL_FUTURE)` locked.
 //!
 //! Every reference and lock taken on the way is owned by a value released when it goes out of
@@ -397,26 +399,114 @@ fn undo(_locked: &LockedPair<'_>, start: usize, len: usize) {
     unsafe { bindings::pvmmap_undo(start, len) };
 }
 
-/// Creates the destination VMA of `piece` at `dst` and copies its page tables.
-fn clone_piece(piece: &Piece<'_>, dst: usize) -> Result {
+/// What [`clone_piece`] left for the move of one piece: its destination VMA and the extents
+/// whose entries [`move_piece`] moves.
+struct Planned {
+    dst_vma: *mut bindings::vm_area_struct,
+    moves: KVec<extent::Extent>,
+}
+
+/// Creates the destination VMA of `piece` at `dst` and copies its page tables; with `moving`,
+/// an extent whose entries can all move as they are is left for [`move_piece`] instead (its
+/// destination page tables allocated), so that nothing moves before every step that can fail
+/// is done.
+fn clone_piece(piece: &Piece<'_>, dst: usize, moving: bool) -> Result<Planned> {
     // SAFETY: By the invariant of `Piece` the VMA is valid and its mm locked for write; the
     // caller's mm is locked too and `[dst, dst + len)` is free in it.
     errno_result(unsafe { bindings::pvmmap_lock_src_vma(piece.vma) })?;
     // SAFETY: As above.
     let dst_vma = unsafe { bindings::pvmmap_clone_vma(piece.vma, piece.start, piece.end, dst) };
     let dst_vma = kernel::error::from_err_ptr(dst_vma)?;
+    let mut moves = KVec::new();
     extent::walk(piece.start, dst, piece.end - piece.start, PMD_SIZE, |e| {
-        // SAFETY: `dst_vma` was just created over `[dst, dst + len)`, `piece.vma` covers
-        // the source side; both mms are locked and the source VMA is write-locked.
+        if moving {
+            // SAFETY: `dst_vma` was just created over `[dst, dst + len)`, `piece.vma` covers
+            // the source side; both mms are locked, the source VMA is write-locked and its
+            // write_protect_seq held (`clone_locked()`).
+            let ret =
+                unsafe { bindings::pvmmap_move_prepare(dst_vma, piece.vma, e.dst, e.src, e.len) };
+            errno_result(ret)?;
+            if ret == 1 {
+                return Ok(moves.push(e, GFP_KERNEL)?);
+            }
+        }
+        // SAFETY: As above.
         errno_result(unsafe {
             bindings::pvmmap_copy_extent(dst_vma, piece.vma, e.dst, e.src, e.len, e.whole_pmd)
         })
     })?;
-    // SAFETY: `dst_vma` is linked in the caller's mm, locked for write, its tables copied from
-    // `piece.vma`, which is valid (invariant of `Piece`); `clone_locked()` runs under
-    // `UprobeGuard`.
-    unsafe { bindings::pvmmap_clone_done(dst_vma, piece.vma) };
-    Ok(())
+    Ok(Planned { dst_vma, moves })
+}
+
+/// Finishes the destination VMA of `piece` once its page tables are complete, moved extents
+/// included (with `mlockall(MCL_FUTURE)` their pages are mlocked too).
+fn finish_piece(piece: &Piece<'_>, plan: &Planned) {
+    // SAFETY: `plan.dst_vma` is linked in the caller's mm, locked for write, its tables copied
+    // or moved from `piece.vma`, which is valid (invariant of `Piece`); `clone_locked()` runs
+    // under `UprobeGuard`.
+    unsafe { bindings::pvmmap_clone_done(plan.dst_vma, piece.vma) };
+}
+
+/// A section in which the entries of one source VMA move: the source's MMU notifiers were told
+/// and its anon_vma is locked for write; dropping it flushes the source's TLB and unlocks.
+struct MoveSection(bindings::pvmmap_move);
+
+impl MoveSection {
+    /// # Safety
+    ///
+    /// `vma` is a VMA with an anon_vma of the locked source mm, write-locked, covering
+    /// `[start, end)`; no anon_vma lock is held.
+    unsafe fn begin(vma: *mut bindings::vm_area_struct, start: usize, end: usize) -> Self {
+        let mut move_ = bindings::pvmmap_move::default();
+        // SAFETY: As the function's preconditions say; `move_` is valid for writes.
+        unsafe { bindings::pvmmap_move_begin(&mut move_, vma, start, end) };
+        Self(move_)
+    }
+}
+
+impl Drop for MoveSection {
+    fn drop(&mut self) {
+        // SAFETY: `begin()` opened the section, which nothing else closes.
+        unsafe { bindings::pvmmap_move_end(&mut self.0) };
+    }
+}
+
+/// Moves the extents that [`clone_piece`] planned for `piece`. Cannot fail: their entries
+/// could all move and the destination page tables are allocated.
+fn move_piece(piece: &Piece<'_>, plan: &Planned) {
+    let (Some(first), Some(last)) = (plan.moves.first(), plan.moves.last()) else {
+        return;
+    };
+    // SAFETY: By the invariant of `Piece` the VMA is valid, its mm locked for write; it was
+    // write-locked by `clone_piece()` and has an anon_vma, or nothing would have been planned.
+    let mut section = unsafe { MoveSection::begin(piece.vma, first.src, last.src + last.len) };
+    for e in plan.moves.iter() {
+        // SAFETY: `pvmmap_move_prepare()` said 1 for this extent under the same locks.
+        unsafe { bindings::pvmmap_move_extent(&mut section.0, plan.dst_vma, e.dst, e.src, e.len) };
+    }
+}
+
+/// Holds the source's write_protect_seq from the first page table copied or moved to the last:
+/// a pin GUP-fast takes meanwhile is dropped again, so the pin checks of the copier and the
+/// mover see every pin that lasts.
+struct WriteProtectSeq<'a>(&'a MmWithUser);
+
+impl<'a> WriteProtectSeq<'a> {
+    /// # Safety
+    ///
+    /// The mm is locked for write and stays so until the value is dropped.
+    unsafe fn begin(mm: &'a MmWithUser) -> Self {
+        // SAFETY: The mm is locked for write (function precondition), which serialises writers.
+        unsafe { bindings::pvmmap_src_write_protect_begin(mm.as_raw()) };
+        Self(mm)
+    }
+}
+
+impl Drop for WriteProtectSeq<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `begin()` made the count odd under the lock that is still held.
+        unsafe { bindings::pvmmap_src_write_protect_end(self.0.as_raw()) };
+    }
 }
 
 /// How many times the source may change between [`approve`] and [`sources`] before the call
@@ -502,33 +592,51 @@ fn clone_locked(
     let Some(start) = place(mms, req)? else {
         return Ok(None);
     };
-    // Placing may have unmapped parts of the caller's mm, which can be the source's: look at
-    // the source again for the pointers to copy from. Nothing the LSMs did not see can have
-    // appeared: both locks are held.
+    // With PVMMAP_MOVE, the source range is made of whole VMAs first, so that unmapping it at
+    // the end cannot fail once pages have moved; a failure later leaves it split, as a failed
+    // munmap(2) may.
+    if req.move_source {
+        // SAFETY: The source mm is locked for write; the range was checked to be mapped, not
+        // sealed, and below the source mm's `task_size`.
+        errno_result(unsafe { bindings::pvmmap_split_src(mms.src.as_raw(), req.src, req.len) })?;
+    }
+    // Placing may have unmapped parts of the caller's mm, which can be the source's, and the
+    // split changed the source's VMAs: look at the source again for the pointers to copy from.
+    // Nothing the LSMs did not see can have appeared: both locks are held.
     let Ok(pieces) = sources(mms, req, ctx, grants)? else {
         return Err(EAGAIN);
     };
+    let mut plans = KVec::with_capacity(pieces.len(), GFP_KERNEL)?;
     // From the first write-protected source PTE on, the source TLB must be flushed before its
     // lock is dropped, whatever happens: stale writable entries would let the source write to
     // pages the clone shares. Dropped when this function returns, before the caller drops the
     // locks.
     let _flush = FlushOnDrop(mms.src);
-    for piece in pieces.iter() {
-        if let Err(e) = clone_piece(piece, start + (piece.start - req.src)) {
-            // Unmap whatever this call created, the VMA of the failing piece included.
-            undo(mms, start, piece.end - req.src);
-            return Err(e);
+    {
+        // SAFETY: The source mm is locked for write by `mms`, for longer than this block.
+        let _seq = unsafe { WriteProtectSeq::begin(mms.src) };
+        // Every step that can fail, before anything moves.
+        for piece in pieces.iter() {
+            let dst = start + (piece.start - req.src);
+            let planned = clone_piece(piece, dst, req.move_source)
+                .and_then(|plan| Ok(plans.push(plan, GFP_KERNEL)?));
+            if let Err(e) = planned {
+                // Unmap whatever this call created, the VMA of the failing piece included.
+                undo(mms, start, piece.end - req.src);
+                return Err(e);
+            }
+        }
+        for (piece, plan) in pieces.iter().zip(plans.iter()) {
+            move_piece(piece, plan);
         }
     }
+    for (piece, plan) in pieces.iter().zip(plans.iter()) {
+        finish_piece(piece, plan);
+    }
     if req.move_source {
-        // SAFETY: The source mm is locked for write; the range was just checked to be mapped,
-        // not sealed, and below the source mm's `task_size`.
-        let ret = unsafe { bindings::pvmmap_unmap_src(mms.src.as_raw(), req.src, req.len) };
-        if let Err(e) = errno_result(ret) {
-            // No half-done move: the clone goes too.
-            undo(mms, start, req.len);
-            return Err(e);
-        }
+        // SAFETY: The source mm is locked for write; `pvmmap_split_src()` made the range whole
+        // VMAs, which were checked to be unsealed.
+        unsafe { bindings::pvmmap_unmap_src(mms.src.as_raw(), req.src, req.len) };
     }
     Ok(Some(start))
 }

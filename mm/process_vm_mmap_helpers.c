@@ -7,6 +7,7 @@
  */
 
 #include <linux/mm.h>
+#include <linux/hugetlb.h>
 #include <linux/khugepaged.h>
 #include <linux/ksm.h>
 #include <linux/memfd.h>
@@ -520,10 +521,10 @@ void pvmmap_uprobe_unlock(void)
  * @len: length; neither range crosses a PMD boundary
  * @whole_pmd: the extent is one whole, aligned PMD on both sides
  *
- * copy_page_range_extent() inside the bracket copy_page_range() puts
- * around a COW copy: an MMU notifier range for the write protection of the
- * source, and the source's write_protect_seq, which GUP-fast and
- * folio_needs_cow_for_dma() rely on.
+ * copy_page_range_extent() inside an MMU notifier range for the write
+ * protection of the source, as copy_page_range() puts around a COW copy.
+ * The caller holds the source's write_protect_seq
+ * (pvmmap_src_write_protect_begin()).
  *
  * Return: 0, or the errno of copy_page_range_extent(): -ENOMEM, -EINTR,
  * -EAGAIN, -EFAULT, -EHWPOISON.
@@ -532,25 +533,159 @@ int pvmmap_copy_extent(struct vm_area_struct *dst_vma,
 		       struct vm_area_struct *src_vma, unsigned long dst,
 		       unsigned long src, unsigned long len, bool whole_pmd)
 {
-	struct mm_struct *src_mm = src_vma->vm_mm;
 	struct mmu_notifier_range range;
 	bool is_cow = vma_is_cow_mapping(src_vma);
 	int ret;
 
 	if (is_cow) {
 		mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_PAGE, 0,
-					src_mm, src, src + len);
+					src_vma->vm_mm, src, src + len);
 		mmu_notifier_invalidate_range_start(&range);
 		vma_assert_write_locked(src_vma);
-		raw_write_seqcount_begin(&src_mm->write_protect_seq);
 	}
 	ret = copy_page_range_extent(dst_vma, src_vma, dst, src, len,
 				     whole_pmd);
-	if (is_cow) {
-		raw_write_seqcount_end(&src_mm->write_protect_seq);
+	if (is_cow)
 		mmu_notifier_invalidate_range_end(&range);
-	}
 	return ret;
+}
+
+/**
+ * pvmmap_src_write_protect_begin() - Hold off GUP-fast pins of the source.
+ * @mm: the source mm, locked for write
+ *
+ * The source's write_protect_seq, odd from before the first page table is
+ * copied or moved to after the last: GUP-fast (FOLL_PIN) in the source then
+ * fails, or drops a pin it took meanwhile, so the copier's and the mover's
+ * pin checks see every pin that lasts (folio_needs_cow_for_dma(),
+ * move_page_range_extent_prepare()), as copy_page_range() relies on.
+ */
+void pvmmap_src_write_protect_begin(struct mm_struct *mm)
+{
+	raw_write_seqcount_begin(&mm->write_protect_seq);
+}
+
+/**
+ * pvmmap_src_write_protect_end() - Undo pvmmap_src_write_protect_begin().
+ * @mm: the source mm, still locked
+ */
+void pvmmap_src_write_protect_end(struct mm_struct *mm)
+{
+	raw_write_seqcount_end(&mm->write_protect_seq);
+}
+
+/**
+ * pvmmap_move_prepare() - Whether one extent of PVMMAP_MOVE can be moved.
+ * @dst_vma: from pvmmap_clone_vma()
+ * @src_vma: the source VMA, write-locked by pvmmap_lock_src_vma()
+ * @dst: destination address of the extent
+ * @src: source address of the extent
+ * @len: length; neither range crosses a PMD boundary
+ *
+ * move_page_range_extent_prepare(), under the source's write_protect_seq.
+ *
+ * Return: 1 if pvmmap_move_extent() can move it, 0 if it must be copied
+ * by pvmmap_copy_extent(), -ENOMEM.
+ */
+int pvmmap_move_prepare(struct vm_area_struct *dst_vma,
+			struct vm_area_struct *src_vma, unsigned long dst,
+			unsigned long src, unsigned long len)
+{
+	return move_page_range_extent_prepare(dst_vma, src_vma, dst, src, len);
+}
+
+/**
+ * pvmmap_move_begin() - Open a section in which entries of @src_vma move.
+ * @move: the section's state
+ * @src_vma: the source VMA, write-locked, with an anon_vma
+ * @start: start of what moves in @src_vma
+ * @end: end of it
+ *
+ * Tells the source's MMU notifiers that [@start, @end) is cleared, then
+ * locks the source's anon_vma for write, as mremap() takes the rmap locks:
+ * an rmap walk (reclaim, migration) sees each entry in the source or in
+ * the destination, never in neither.
+ */
+void pvmmap_move_begin(struct pvmmap_move *move,
+		       struct vm_area_struct *src_vma, unsigned long start,
+		       unsigned long end)
+{
+	move->vma = src_vma;
+	mmu_notifier_range_init(&move->range, MMU_NOTIFY_CLEAR, 0,
+				src_vma->vm_mm, start, end);
+	mmu_notifier_invalidate_range_start(&move->range);
+	anon_vma_lock_write(src_vma->anon_vma);
+}
+
+/**
+ * pvmmap_move_extent() - Move the entries of one prepared extent.
+ * @move: the open section of the source VMA
+ * @dst_vma: from pvmmap_clone_vma()
+ * @dst: destination address of the extent
+ * @src: source address of the extent
+ * @len: length, as given to pvmmap_move_prepare(), which said 1
+ *
+ * move_page_range_extent(); cannot fail.
+ */
+void pvmmap_move_extent(struct pvmmap_move *move,
+			struct vm_area_struct *dst_vma, unsigned long dst,
+			unsigned long src, unsigned long len)
+{
+	move_page_range_extent(dst_vma, move->vma, dst, src, len);
+}
+
+/**
+ * pvmmap_move_end() - Close a section of pvmmap_move_begin().
+ * @move: the section
+ *
+ * Flushes the source's TLB over the section before the anon_vma lock goes:
+ * once rmap can find a moved page in the destination only, reclaim or
+ * migration may free it, and no source CPU may still translate to it.
+ */
+void pvmmap_move_end(struct pvmmap_move *move)
+{
+	flush_tlb_range(move->vma, move->range.start, move->range.end);
+	anon_vma_unlock_write(move->vma->anon_vma);
+	mmu_notifier_invalidate_range_end(&move->range);
+}
+
+/**
+ * pvmmap_split_src() - Split the source VMAs at the ends of a PVMMAP_MOVE.
+ * @mm: the source mm, locked for write
+ * @start: start of the source range, page aligned
+ * @len: length, the range checked against @mm's own task_size
+ *
+ * Before anything moves, so that unmapping the source afterwards splits
+ * nothing and cannot fail (pvmmap_unmap_src()).  A failed call may leave
+ * the source split, as a failed munmap(2) may.
+ *
+ * Return: 0, or -ENOMEM if a VMA could not be split.
+ */
+int pvmmap_split_src(struct mm_struct *mm, unsigned long start,
+		     unsigned long len)
+{
+	unsigned long end = start + len;
+	struct vm_area_struct *vma;
+	int err;
+
+	{
+		VMA_ITERATOR(vmi, mm, start);
+
+		vma = vma_find(&vmi, end);
+		if (vma && vma->vm_start < start) {
+			err = split_vma(&vmi, vma, start, 1);
+			if (err)
+				return err;
+		}
+	}
+	{
+		VMA_ITERATOR(vmi, mm, end - 1);
+
+		vma = vma_find(&vmi, end);
+		if (vma && vma->vm_end > end)
+			return split_vma(&vmi, vma, end, 0);
+	}
+	return 0;
 }
 
 /**
@@ -570,21 +705,18 @@ int pvmmap_lock_src_vma(struct vm_area_struct *vma)
  * @start: start, page aligned
  * @len: length, the range checked against @mm's own task_size
  *
- * do_munmap() checks the range against the caller's TASK_SIZE, which for
- * a compat caller says nothing about a 64-bit target's range.
- *
- * Return: 0, -ENOMEM if a VMA could not be split, -EPERM over sealed ones.
+ * Cannot fail: pvmmap_split_src() made the ends of the range VMA
+ * boundaries, so whole VMAs go, as for pvmmap_undo().  What was moved is
+ * gone from the source already; what was cloned is unmapped here.
+ * do_munmap() would check the range against the caller's TASK_SIZE,
+ * which for a compat caller says nothing about a 64-bit target's range.
  */
-int pvmmap_unmap_src(struct mm_struct *mm, unsigned long start,
-		     unsigned long len)
+void pvmmap_unmap_src(struct mm_struct *mm, unsigned long start,
+		      unsigned long len)
 {
 	VMA_ITERATOR(vmi, mm, start);
-	struct vm_area_struct *vma = vma_find(&vmi, start + len);
 
-	if (!vma)
-		return 0;
-	return do_vmi_align_munmap(&vmi, vma, mm, start, start + len, NULL,
-				   false);
+	do_vmi_munmap_nofail(&vmi, mm, start, start + len);
 }
 
 /**
