@@ -203,6 +203,110 @@ TEST_F(peer, move)
 	munmap(c, self->p.len);
 }
 
+/* Minor page faults this process has taken so far. */
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_minflt;
+}
+
+/* A "Key: N kB" line of /proc/@pid/status, or -1. */
+static long status_kb(pid_t pid, const char *key)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	return kb_of(path, key);
+}
+
+/*
+ * PVMMAP_MOVE hands the source's entries over as they are: a page that the
+ * source alone mapped and had written stays writable, so the caller's
+ * writes take no page fault (a clone followed by an unmap leaves every
+ * entry write-protected: a fault per page), and the anonymous RSS moves
+ * from the source to the caller, page for page.  A THP goes as its PMD
+ * mapping: one fault per huge page at most.
+ */
+TEST_F(peer, move_hands_over_writable_entries)
+{
+	unsigned long pages = self->p.len / page_size;
+	long faults, anon, src_anon;
+	char *c;
+
+	anon = kb_of("/proc/self/status", "RssAnon");
+	src_anon = status_kb(self->p.pid, "RssAnon");
+	ASSERT_LE((long)(self->p.len / 1024), src_anon);
+	c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL,
+		     PVMMAP_MOVE);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(anon + (long)(self->p.len / 1024),
+		  kb_of("/proc/self/status", "RssAnon"));
+	EXPECT_EQ(src_anon - (long)(self->p.len / 1024),
+		  status_kb(self->p.pid, "RssAnon"));
+	faults = minor_faults();
+	fill(c, self->p.len, 'B');
+	EXPECT_GE(pages / 32, (unsigned long)(minor_faults() - faults));
+	EXPECT_TRUE(holds(c, self->p.len, 'B'));
+	munmap(c, self->p.len);
+}
+
+/* The pid of the one child of @pid (CONFIG_PROC_CHILDREN), or -1. */
+static pid_t child_of(pid_t pid)
+{
+	char path[64];
+	FILE *f;
+	int child = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &child) != 1)
+		child = -1;
+	fclose(f);
+	return child;
+}
+
+/* Whether @len bytes of @pid at @addr all read @v. */
+static bool remote_holds(pid_t pid, void *addr, unsigned long len, char v)
+{
+	char *buf = malloc(len);
+	struct iovec local = { buf, len }, remote = { addr, len };
+	bool ret;
+
+	if (!buf)
+		return false;
+	ret = process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len &&
+	      holds(buf, len, v);
+	free(buf);
+	return ret;
+}
+
+/*
+ * PVMMAP_MOVE of pages that a third process shares since fork(): they
+ * move (or are cloned) copy-on-write as they were; the caller's writes
+ * and the third process's stay apart, and neither sees the other's.
+ */
+TEST_F(peer, move_of_pages_shared_since_fork)
+{
+	pid_t child;
+	char *c;
+
+	ASSERT_EQ(1, peer_do(&self->p, CMD_FORK, 0));
+	child = child_of(self->p.pid);
+	ASSERT_LT(0, child);
+	c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL,
+		     PVMMAP_MOVE);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, self->p.len, 'A'));
+	EXPECT_TRUE(remote_holds(child, self->p.addr, self->p.len, 'A'));
+	fill(c, self->p.len, 'B');
+	EXPECT_TRUE(remote_holds(child, self->p.addr, self->p.len, 'A'));
+	EXPECT_TRUE(holds(c, self->p.len, 'B'));
+	munmap(c, self->p.len);
+}
+
 /*
  * Swapped-out pages stay on swap: the call reads nothing back (pswpin does
  * not move), and both sides read the right data afterwards.
@@ -764,6 +868,48 @@ TEST(pinned_pages_are_copied)
 	close(ring);
 	munmap(c, len);
 	munmap(src, len);
+}
+
+/*
+ * PVMMAP_MOVE of pages pinned for DMA: the pin holder must not write into
+ * the caller's memory after the hand-off, so the pinned pages are copied
+ * and the pinned PFNs stay with the pin (then unmapped with the source);
+ * the caller's copy holds the data.
+ */
+TEST(pinned_pages_are_copied_on_move)
+{
+	struct io_uring_params params = { 0 };
+	unsigned long len, off;
+	uint64_t pfn_before[4];
+	struct iovec iov;
+	char *src, *c;
+	int ring;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	len = 4 * page_size;
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	ring = syscall(__NR_io_uring_setup, 1, &params);
+	if (ring < 0)
+		SKIP(return, "no io_uring");
+	iov.iov_base = src;
+	iov.iov_len = len;
+	ASSERT_EQ(0, syscall(__NR_io_uring_register, ring,
+			     IORING_REGISTER_BUFFERS, &iov, 1));
+	for (off = 0; off < len; off += page_size)
+		pfn_before[off / page_size] = pfn_of(0, (unsigned long)src + off);
+	c = clone_of(getpid(), src, len, NULL, PVMMAP_MOVE);
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(holds(c, len, 'A'));
+	if (geteuid() == 0)
+		for (off = 0; off < len; off += page_size)
+			EXPECT_NE(pfn_before[off / page_size],
+				  pfn_of(0, (unsigned long)c + off));
+	fill(c, len, 'C');
+	EXPECT_TRUE(holds(c, len, 'C'));
+	close(ring);
+	munmap(c, len);
 }
 
 /*
