@@ -83,13 +83,13 @@ void pvmmap_src_write_protect_begin(struct mm_struct *mm);
 void pvmmap_src_write_protect_end(struct mm_struct *mm);
 int pvmmap_move_prepare(struct vm_area_struct *dst_vma,
 			struct vm_area_struct *src_vma, unsigned long dst,
-			unsigned long src, unsigned long len);
+			unsigned long src, unsigned long len, bool whole_pmd);
 void pvmmap_move_begin(struct pvmmap_move *move,
 		       struct vm_area_struct *src_vma, unsigned long start,
 		       unsigned long end);
 void pvmmap_move_extent(struct pvmmap_move *move,
 			struct vm_area_struct *dst_vma, unsigned long dst,
-			unsigned long src, unsigned long len);
+			unsigned long src, unsigned long len, int kind);
 void pvmmap_move_end(struct pvmmap_move *move);
 int pvmmap_split_src(struct mm_struct *mm, unsigned long start,
 		     unsigned long len);

@@ -403,7 +403,8 @@ fn undo(_locked: &LockedPair<'_>, start: usize, len: usize) {
 /// whose entries [`move_piece`] moves.
 struct Planned {
     dst_vma: *mut bindings::vm_area_struct,
-    moves: KVec<extent::Extent>,
+    /// Each extent with how `pvmmap_move_prepare()` said it moves.
+    moves: KVec<(extent::Extent, c_int)>,
 }
 
 /// Creates the destination VMA of `piece` at `dst` and copies its page tables; with `moving`,
@@ -423,11 +424,12 @@ fn clone_piece(piece: &Piece<'_>, dst: usize, moving: bool) -> Result<Planned> {
             // SAFETY: `dst_vma` was just created over `[dst, dst + len)`, `piece.vma` covers
             // the source side; both mms are locked, the source VMA is write-locked and its
             // write_protect_seq held (`clone_locked()`).
-            let ret =
-                unsafe { bindings::pvmmap_move_prepare(dst_vma, piece.vma, e.dst, e.src, e.len) };
+            let ret = unsafe {
+                bindings::pvmmap_move_prepare(dst_vma, piece.vma, e.dst, e.src, e.len, e.whole_pmd)
+            };
             errno_result(ret)?;
-            if ret == 1 {
-                return Ok(moves.push(e, GFP_KERNEL)?);
+            if ret > 0 {
+                return Ok(moves.push((e, ret), GFP_KERNEL)?);
             }
         }
         // SAFETY: As above.
@@ -474,15 +476,17 @@ impl Drop for MoveSection {
 /// Moves the extents that [`clone_piece`] planned for `piece`. Cannot fail: their entries
 /// could all move and the destination page tables are allocated.
 fn move_piece(piece: &Piece<'_>, plan: &Planned) {
-    let (Some(first), Some(last)) = (plan.moves.first(), plan.moves.last()) else {
+    let (Some((first, _)), Some((last, _))) = (plan.moves.first(), plan.moves.last()) else {
         return;
     };
     // SAFETY: By the invariant of `Piece` the VMA is valid, its mm locked for write; it was
     // write-locked by `clone_piece()` and has an anon_vma, or nothing would have been planned.
     let mut section = unsafe { MoveSection::begin(piece.vma, first.src, last.src + last.len) };
-    for e in plan.moves.iter() {
-        // SAFETY: `pvmmap_move_prepare()` said 1 for this extent under the same locks.
-        unsafe { bindings::pvmmap_move_extent(&mut section.0, plan.dst_vma, e.dst, e.src, e.len) };
+    for (e, kind) in plan.moves.iter() {
+        // SAFETY: `pvmmap_move_prepare()` said `kind` for this extent under the same locks.
+        unsafe {
+            bindings::pvmmap_move_extent(&mut section.0, plan.dst_vma, e.dst, e.src, e.len, *kind)
+        };
     }
 }
 

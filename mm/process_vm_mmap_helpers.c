@@ -575,23 +575,25 @@ void pvmmap_src_write_protect_end(struct mm_struct *mm)
 }
 
 /**
- * pvmmap_move_prepare() - Whether one extent of PVMMAP_MOVE can be moved.
+ * pvmmap_move_prepare() - See how one extent of PVMMAP_MOVE can be moved.
  * @dst_vma: from pvmmap_clone_vma()
  * @src_vma: the source VMA, write-locked by pvmmap_lock_src_vma()
  * @dst: destination address of the extent
  * @src: source address of the extent
  * @len: length; neither range crosses a PMD boundary
+ * @whole_pmd: the extent is one whole, aligned PMD on both sides
  *
  * move_page_range_extent_prepare(), under the source's write_protect_seq.
  *
- * Return: 1 if pvmmap_move_extent() can move it, 0 if it must be copied
- * by pvmmap_copy_extent(), -ENOMEM.
+ * Return: how pvmmap_move_extent() is to move it (greater than 0), 0 if it
+ * must be copied by pvmmap_copy_extent(), -ENOMEM.
  */
 int pvmmap_move_prepare(struct vm_area_struct *dst_vma,
 			struct vm_area_struct *src_vma, unsigned long dst,
-			unsigned long src, unsigned long len)
+			unsigned long src, unsigned long len, bool whole_pmd)
 {
-	return move_page_range_extent_prepare(dst_vma, src_vma, dst, src, len);
+	return move_page_range_extent_prepare(dst_vma, src_vma, dst, src, len,
+					      whole_pmd);
 }
 
 /**
@@ -623,15 +625,16 @@ void pvmmap_move_begin(struct pvmmap_move *move,
  * @dst_vma: from pvmmap_clone_vma()
  * @dst: destination address of the extent
  * @src: source address of the extent
- * @len: length, as given to pvmmap_move_prepare(), which said 1
+ * @len: length, as given to pvmmap_move_prepare()
+ * @kind: what pvmmap_move_prepare() said, greater than 0
  *
  * move_page_range_extent(); cannot fail.
  */
 void pvmmap_move_extent(struct pvmmap_move *move,
 			struct vm_area_struct *dst_vma, unsigned long dst,
-			unsigned long src, unsigned long len)
+			unsigned long src, unsigned long len, int kind)
 {
-	move_page_range_extent(dst_vma, move->vma, dst, src, len);
+	move_page_range_extent(dst_vma, move->vma, dst, src, len, kind);
 }
 
 /**
