@@ -89,6 +89,40 @@ static inline long kb_of(const char *file, const char *key)
 	return kb;
 }
 
+/* kB on the per-CPU free lists (/proc/zoneinfo), which MemFree does not count. */
+static inline long pcp_kb(void)
+{
+	char line[256];
+	long n = 0, count;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &count) == 1)
+			n += count;
+	if (f)
+		fclose(f);
+	return n * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * Free memory in kB, steady enough to compare across a call: MemFree with
+ * the per-CPU counter deltas folded in (/proc/sys/vm/stat_refresh, root
+ * only) and the per-CPU free lists, which refill from the buddy allocator
+ * by megabytes at a time (MemAvailable leaves them out).
+ */
+static inline long free_kb(void)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_RDONLY);
+	char c;
+
+	if (fd >= 0) {
+		if (read(fd, &c, 1) < 0)
+			c = 0;
+		close(fd);
+	}
+	return kb_of("/proc/meminfo", "MemFree") + pcp_kb();
+}
+
 /* Write @s into the file at @path (sysfs, tracefs): 0, or -1. */
 static inline int write_file(const char *path, const char *s)
 {

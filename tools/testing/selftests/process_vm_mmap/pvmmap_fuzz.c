@@ -1588,21 +1588,6 @@ static const struct {
 static long base_mem[MEM_FIELDS], worst_mem[MEM_FIELDS];
 static char base_meminfo[8192];	/* all of it, to show what moved when a check fails */
 
-/* kB on the per-CPU free lists, which MemFree does not count. */
-static long pcp_kb(void)
-{
-	char line[256];
-	long n = 0, count;
-	FILE *f = fopen("/proc/zoneinfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, " count: %ld", &count) == 1)
-			n += count;
-	if (f)
-		fclose(f);
-	return n * (PAGE / 1024);
-}
-
 static void meminfo_now(long *kb)
 {
 	write_file("/proc/sys/vm/drop_caches", "3");
