@@ -24,7 +24,32 @@
  *               address the kernel picks; nothing is touched afterwards.
  *               The clone is checked, then unmapped, both untimed.
  *  pvmmap_move  the same with PVMMAP_MOVE.  The source range is created
- *               and filled again before each run (untimed).
+ *               and filled again before each run (untimed).  The kernel
+ *               moves the entries as they are; what cannot move (a page
+ *               pinned for DMA, a KSM page, a large folio mapped by PTEs)
+ *               it clones and unmaps from the source, copying only the
+ *               pinned pages.
+ *  pvmmap_move_forked
+ *               pvmmap_move of a range that a child of the source shares
+ *               since fork(): before each run (untimed) the source forks a
+ *               child that only waits, so the entries that move are
+ *               write-protected and their pages mapped by two processes;
+ *               they still move as they are, copy-on-write shared with
+ *               the child.  The child is killed and reaped when the range
+ *               is set up again, released, or the source exits (and dies
+ *               with the source: PR_SET_PDEATHSIG).
+ *  pvmmap_move_pinned
+ *               pvmmap_move of a range pinned for DMA: before each run
+ *               (untimed) the source registers its range as io_uring fixed
+ *               buffers (IORING_REGISTER_BUFFERS, at most 1 GiB per iovec,
+ *               RLIMIT_MEMLOCK raised).  The pin holder could still write
+ *               a pinned page, so the kernel copies each one into the taker
+ *               instead of moving it: the slow path.  The buffers are
+ *               unregistered (unpinned) and the ring closed when the range
+ *               is set up again, released, or the source exits.  Skipped,
+ *               the note saying why, when io_uring is missing or disabled
+ *               or the registration fails; skipped for swapped (pinning
+ *               swaps the range back in).
  *  readv        one process_vm_readv() of the whole range (one iovec on
  *               each side) into a fresh private anonymous buffer: the page
  *               faults of the destination are in the time.
@@ -110,12 +135,14 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/io_uring.h>
 #include <linux/mman.h>
 #include <linux/userfaultfd.h>
 
@@ -126,6 +153,12 @@
 #include "../tools/testing/selftests/process_vm_mmap/pvmmap.h"
 #ifndef __NR_pidfd_getfd
 #define __NR_pidfd_getfd	438
+#endif
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup	425
+#endif
+#ifndef __NR_io_uring_register
+#define __NR_io_uring_register	427
 #endif
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT		21
@@ -144,6 +177,7 @@
 #define WRITEV_CHUNK		(128 * KiB)
 #define UFFD_CHUNK		(1 * MiB)
 #define SPLICE_PIPE_SIZE	(1 * MiB)
+#define PIN_CHUNK		(1 * GiB)	/* per fixed buffer: older kernels' limit */
 #define BIG_SIZE		(256 * MiB)	/* --big-runs from here */
 #define WARMUP_MAX_SIZE		(16 * MiB)	/* no warm-up above */
 #define MEM_MARGIN		(64 * MiB)
@@ -369,8 +403,8 @@ static char *map_range(unsigned long len, enum backing backing, int fd)
 
 /* ---- the source process ------------------------------------------------ */
 
-enum op { OP_SETUP, OP_PREPARE, OP_WRITEV, OP_VMSPLICE, OP_FORK, OP_RELEASE,
-	  OP_EXIT };
+enum op { OP_SETUP, OP_PREPARE, OP_WRITEV, OP_VMSPLICE, OP_FORK, OP_SHARE,
+	  OP_PIN, OP_RELEASE, OP_EXIT };
 
 /* One request or reply on the pipes between taker and source. */
 struct msg {
@@ -388,6 +422,7 @@ struct msg {
 	long long ns;		/* fork reply */
 	long long swapins;	/* fork reply */
 	long long extra_kib;	/* fork reply */
+	bool ring;		/* pin reply: err is the registration's */
 };
 
 static void die(const char *what)
@@ -415,7 +450,9 @@ static void recv_msg(int fd, struct msg *m)
 
 struct source {
 	pid_t taker;
-	int splice_w;
+	int cmd_r, rep_w, splice_w;
+	pid_t sharer;		/* a child sharing the range since fork(), or 0 */
+	int ring;		/* an io_uring pinning the range, or -1 */
 	enum backing backing;
 	bool memfd;
 	int fd;
@@ -424,11 +461,34 @@ struct source {
 	unsigned int seed;
 };
 
+/*
+ * Undo source_share() and source_pin() before the range is set up again,
+ * released, or the source exits: kill and reap the sharer (its copy of the
+ * range goes with it, and children do not pile up over the runs), and
+ * unregister the buffers, which unpins them in this call rather than in the
+ * ring's teardown, which the kernel defers to a worker after close().
+ */
+static void source_drop(struct source *s)
+{
+	if (s->sharer > 0) {
+		kill(s->sharer, SIGKILL);
+		waitpid(s->sharer, NULL, 0);
+		s->sharer = 0;
+	}
+	if (s->ring >= 0) {
+		syscall(__NR_io_uring_register, s->ring,
+			IORING_UNREGISTER_BUFFERS, NULL, 0);
+		close(s->ring);
+		s->ring = -1;
+	}
+}
+
 static int source_setup(struct source *s, const struct msg *req,
 			struct msg *rep)
 {
 	static unsigned int seed;
 
+	source_drop(s);
 	s->backing = req->backing;
 	s->memfd = req->memfd;
 	s->len = req->len;
@@ -604,8 +664,105 @@ static int source_fork(struct source *s, struct msg *rep)
 	return 0;
 }
 
+/*
+ * Fork a child that keeps the range mapped, as a child of a task that
+ * gives its memory away would: fork() write-protects the entries on both
+ * sides and the pages are then mapped twice.  The child only waits to be
+ * killed by source_drop(), and dies with the source.  It says it is ready
+ * (its prctl() done) before the reply, so that nothing of it runs in the
+ * taker's timed section.
+ */
+static int source_share(struct source *s)
+{
+	pid_t parent = getpid();
+	int ready[2], err;
+	ssize_t n;
+	char c;
+
+	source_drop(s);
+	if (pipe(ready))
+		return errno;
+	s->sharer = fork();
+	if (s->sharer == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		/* Keep no end of the taker's pipes open past the source. */
+		close(s->cmd_r);
+		close(s->rep_w);
+		close(s->splice_w);
+		close(ready[0]);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	err = s->sharer < 0 ? errno : 0;
+	close(ready[1]);
+	if (s->sharer < 0) {
+		s->sharer = 0;
+		close(ready[0]);
+		return err;
+	}
+	n = read(ready[0], &c, 1);
+	close(ready[0]);
+	if (n != 1) {
+		source_drop(s);
+		return ECHILD;
+	}
+	return 0;
+}
+
+/*
+ * Pin the range for DMA as an io_uring user or a driver would: register it
+ * as io_uring fixed buffers (FOLL_PIN | FOLL_LONGTERM), at most PIN_CHUNK
+ * per iovec and UIO_MAXIOV iovecs.  The pins last until source_drop().
+ * Pinned pages count against RLIMIT_MEMLOCK without CAP_IPC_LOCK: raise it,
+ * to infinity as root, else the soft limit to the hard one (the
+ * registration then says ENOMEM if that was not enough).
+ */
+static int source_pin(struct source *s, struct msg *rep)
+{
+	struct rlimit lim = { RLIM_INFINITY, RLIM_INFINITY };
+	struct io_uring_params params = { 0 };
+	unsigned long nr = (s->len + PIN_CHUNK - 1) / PIN_CHUNK;
+	struct iovec *iov;
+	int err = 0;
+
+	source_drop(s);
+	if (nr > UIO_MAXIOV)
+		return E2BIG;
+	iov = calloc(nr, sizeof(*iov));
+	if (!iov)
+		return ENOMEM;
+	for (unsigned long i = 0; i < nr; i++) {
+		iov[i].iov_base = s->addr + i * PIN_CHUNK;
+		iov[i].iov_len = s->len - i * PIN_CHUNK < PIN_CHUNK ?
+				 s->len - i * PIN_CHUNK : PIN_CHUNK;
+	}
+	if (setrlimit(RLIMIT_MEMLOCK, &lim) &&
+	    getrlimit(RLIMIT_MEMLOCK, &lim) == 0) {
+		lim.rlim_cur = lim.rlim_max;
+		setrlimit(RLIMIT_MEMLOCK, &lim);
+	}
+	s->ring = syscall(__NR_io_uring_setup, 1, &params);
+	if (s->ring < 0) {
+		err = errno;
+		s->ring = -1;
+	} else if (syscall(__NR_io_uring_register, s->ring,
+			   IORING_REGISTER_BUFFERS, iov, nr) < 0) {
+		err = errno;
+		rep->ring = true;
+		close(s->ring);
+		s->ring = -1;
+	}
+	free(iov);
+	return err;
+}
+
 static void source_release(struct source *s)
 {
+	source_drop(s);
 	/* After PVMMAP_MOVE the range is gone already: munmap() is a no-op. */
 	if (s->addr)
 		munmap(s->addr, s->len);
@@ -617,7 +774,8 @@ static void source_release(struct source *s)
 
 static void source_main(int cmd_r, int rep_w, int splice_w, pid_t taker)
 {
-	struct source s = { .taker = taker, .splice_w = splice_w, .fd = -1 };
+	struct source s = { .taker = taker, .cmd_r = cmd_r, .rep_w = rep_w,
+			    .splice_w = splice_w, .fd = -1, .ring = -1 };
 	struct msg req, rep;
 
 	for (;;) {
@@ -640,10 +798,17 @@ static void source_main(int cmd_r, int rep_w, int splice_w, pid_t taker)
 		case OP_FORK:
 			rep.err = source_fork(&s, &rep);
 			break;
+		case OP_SHARE:
+			rep.err = source_share(&s);
+			break;
+		case OP_PIN:
+			rep.err = source_pin(&s, &rep);
+			break;
 		case OP_RELEASE:
 			source_release(&s);
 			break;
 		case OP_EXIT:
+			source_drop(&s);
 			_exit(0);
 		}
 		send_msg(rep_w, &rep);
@@ -783,6 +948,37 @@ static int run_pvmmap(struct ctx *x, struct run *r)
 
 static int run_pvmmap_move(struct ctx *x, struct run *r)
 {
+	return run_pvmmap_flags(x, r, PVMMAP_MOVE);
+}
+
+/* PVMMAP_MOVE of a range a child of the source shares (forked untimed). */
+static int run_pvmmap_move_forked(struct ctx *x, struct run *r)
+{
+	struct msg req = { .op = OP_SHARE }, rep;
+
+	rep = request(x, &req);
+	if (rep.err)
+		return -rep.err;
+	return run_pvmmap_flags(x, r, PVMMAP_MOVE);
+}
+
+/*
+ * PVMMAP_MOVE of a range pinned as io_uring fixed buffers (untimed): the
+ * kernel copies the pinned pages.  No io_uring, or a registration this
+ * system refuses, is not an error of process_vm_mmap(): skip, saying why.
+ */
+static int run_pvmmap_move_pinned(struct ctx *x, struct run *r)
+{
+	struct msg req = { .op = OP_PIN }, rep;
+
+	rep = request(x, &req);
+	if (rep.err) {
+		snprintf(x->note, NOTE_LEN, "%s: %s",
+			 rep.ring ? "IORING_REGISTER_BUFFERS failed" :
+				    "no io_uring: io_uring_setup",
+			 strerror(rep.err));
+		return SKIP;
+	}
 	return run_pvmmap_flags(x, r, PVMMAP_MOVE);
 }
 
@@ -1097,6 +1293,10 @@ static const struct mech mechs[] = {
 	  "process_vm_mmap(pid, src, len, 0, 0): COW clone, nothing touched after" },
 	{ "pvmmap_move", run_pvmmap_move, true, false, true, 1,
 	  "process_vm_mmap(.., PVMMAP_MOVE); source set up again before each run" },
+	{ "pvmmap_move_forked", run_pvmmap_move_forked, true, false, true, 1,
+	  "pvmmap_move of a range a child of the source shares since fork() (forked untimed)" },
+	{ "pvmmap_move_pinned", run_pvmmap_move_pinned, true, false, true, 2,
+	  "pvmmap_move of a range pinned as io_uring fixed buffers (untimed): pinned pages are copied" },
 	{ "readv", run_readv, false, false, false, 2,
 	  "one process_vm_readv() into a fresh private buffer; its faults are timed" },
 	{ "writev_128k", run_writev, false, false, false, 2,
@@ -1134,7 +1334,7 @@ struct opts {
 	unsigned long sizes[MAX_SIZES];
 	int nr_sizes;
 	unsigned long max_size;
-	bool mech_on[16];
+	bool mech_on[NR_MECHS];
 	bool backing_on[NR_BACKINGS];
 	int runs, big_runs, warmup;
 	const char *csv;
@@ -1248,6 +1448,10 @@ static bool cell_skipped(struct cell *c)
 	}
 	if (c->backing == B_SWAPPED && read_key("/proc/meminfo", "SwapTotal") <= 0) {
 		snprintf(c->note, NOTE_LEN, "no swap (SwapTotal 0)");
+		return true;
+	}
+	if (c->backing == B_SWAPPED && m->run == run_pvmmap_move_pinned) {
+		snprintf(c->note, NOTE_LEN, "pinning swaps the range back in");
 		return true;
 	}
 	if (m->pvmmap && !pvmmap_ok) {
@@ -1390,7 +1594,7 @@ fail:
 		backing_names[c->backing], c->size, strerror(-err));
 	any_failed = true;
 out:
-	fprintf(stderr, "bench: [%d/%d] %-11s %-7s %5s: ", idx, total, m->name,
+	fprintf(stderr, "bench: [%d/%d] %-18s %-7s %5s: ", idx, total, m->name,
 		backing_names[c->backing], size_str(c->size, sbuf, sizeof(sbuf)));
 	if (c->status == ST_SKIP)
 		fprintf(stderr, "skipped (%s)\n", c->note);
@@ -1486,7 +1690,7 @@ static void print_header(void)
 	printf("\nWhat each time covers (CLOCK_MONOTONIC around the transfer only; under QEMU TCG only ratios mean anything):\n");
 	for (int i = 0; i < NR_MECHS; i++)
 		if (opt.mech_on[i])
-			printf("  %-12s %s\n", mechs[i].name, mechs[i].what);
+			printf("  %-18s %s\n", mechs[i].name, mechs[i].what);
 	printf("  Destination buffers are fresh and never prefaulted: their page faults are part of the time.\n"
 	       "  Setup (source fill, MADV_PAGEOUT, mapping the destination), checking and unmapping are not timed.\n"
 	       "  swapins: largest pswpin delta of one run; extra KiB: median drop of free memory (zoneinfo free +\n"
@@ -1498,7 +1702,7 @@ static void print_header(void)
 
 static void print_table(const struct cell *cells, int n)
 {
-	printf("%-12s %-8s %5s %4s %10s %10s %8s %8s %8s %10s %4s %4s %-4s %s\n",
+	printf("%-18s %-8s %5s %4s %10s %10s %8s %8s %8s %10s %4s %4s %-4s %s\n",
 	       "mechanism", "backing", "size", "runs", "median", "min",
 	       "x readv", "x fork", "swapins", "extra KiB", "src%", "dst%",
 	       "ok", "note");
@@ -1518,7 +1722,7 @@ static void print_table(const struct cell *cells, int n)
 		snprintf(dst, sizeof(dst), c->dst_thp_pct < 0 ? "-" : "%d",
 			 c->dst_thp_pct);
 		if (!c->runs) {
-			printf("%-12s %-8s %5s %4d %10s %10s %8s %8s %8s %10s %4s %4s %-4s %s\n",
+			printf("%-18s %-8s %5s %4d %10s %10s %8s %8s %8s %10s %4s %4s %-4s %s\n",
 			       mechs[c->mech].name, backing_names[c->backing],
 			       size_str(c->size, sb, sizeof(sb)), 0, "-", "-",
 			       "-", "-", "-", "-", "-", "-",
@@ -1526,7 +1730,7 @@ static void print_table(const struct cell *cells, int n)
 			       status_names[c->status], c->note);
 			continue;
 		}
-		printf("%-12s %-8s %5s %4d %10s %10s %8s %8s %8lld %10lld %4s %4s %-4s %s\n",
+		printf("%-18s %-8s %5s %4d %10s %10s %8s %8s %8lld %10lld %4s %4s %-4s %s\n",
 		       mechs[c->mech].name, backing_names[c->backing],
 		       size_str(c->size, sb, sizeof(sb)), c->runs,
 		       time_str(c->median_ns, med, sizeof(med)),

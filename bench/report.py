@@ -21,14 +21,22 @@ from xml.sax.saxutils import escape
 REQUIRED = ["mechanism", "backing", "size_bytes", "runs", "median_ns",
             "min_ns", "swapins", "extra_kib", "ok"]
 
-MECHS = ["pvmmap", "pvmmap_move", "readv", "writev_128k", "memfd_map",
-         "memfd_copy", "vmsplice", "uffd_copy", "fork"]
+MECHS = ["pvmmap", "pvmmap_move", "pvmmap_move_forked", "pvmmap_move_pinned",
+         "readv", "writev_128k", "memfd_map", "memfd_copy", "vmsplice",
+         "uffd_copy", "fork"]
 
 DEFINITIONS = {
     "pvmmap": "process_vm_mmap(pid, src, len, 0, 0): copy-on-write clone, "
               "nothing touched afterwards",
     "pvmmap_move": "process_vm_mmap() with PVMMAP_MOVE (source set up again "
                    "before each run, untimed)",
+    "pvmmap_move_forked": "pvmmap_move of a range that a child of the source "
+                          "shares since fork() (forked before each run, "
+                          "untimed): write-protected entries of pages "
+                          "mapped twice",
+    "pvmmap_move_pinned": "pvmmap_move of a range pinned as io_uring fixed "
+                          "buffers (before each run, untimed): the kernel "
+                          "copies pinned pages, the slow path",
     "readv": "one process_vm_readv() into a fresh private buffer, its page "
              "faults included",
     "writev_128k": "the source pushes with process_vm_writev(), one call per "
@@ -56,6 +64,8 @@ BACKING_TITLES = {
 STYLE = {
     "pvmmap":      ("#d62728", None,  "circle",   3.0),
     "pvmmap_move": ("#ff7f0e", None,  "square",   3.0),
+    "pvmmap_move_forked": ("#bcbd22", "6,3", "square", 2.4),
+    "pvmmap_move_pinned": ("#843c0c", "2,3", "diamond", 2.4),
     "readv":       ("#1f77b4", None,  "triangle", 1.8),
     "writev_128k": ("#17becf", "6,3", "diamond",  1.8),
     "memfd_map":   ("#2ca02c", None,  "square",   1.8),
