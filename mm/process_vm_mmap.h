@@ -84,6 +84,7 @@ void pvmmap_src_write_protect_end(struct mm_struct *mm);
 int pvmmap_move_prepare(struct vm_area_struct *dst_vma,
 			struct vm_area_struct *src_vma, unsigned long dst,
 			unsigned long src, unsigned long len, bool whole_pmd);
+void pvmmap_move_drain(void);
 void pvmmap_move_begin(struct pvmmap_move *move,
 		       struct vm_area_struct *src_vma, unsigned long start,
 		       unsigned long end);

@@ -630,6 +630,10 @@ fn clone_locked(
                 return Err(e);
             }
         }
+        if plans.iter().any(|plan| !plan.moves.is_empty()) {
+            // SAFETY: No spinlock is held; draining may sleep.
+            unsafe { bindings::pvmmap_move_drain() };
+        }
         for (piece, plan) in pieces.iter().zip(plans.iter()) {
             move_piece(piece, plan);
         }

@@ -255,6 +255,28 @@ TEST_F(peer, move_hands_over_writable_entries)
 }
 
 /*
+ * A huge page that a clone already shares into this process is not moved
+ * into it a second time: a large folio is mapped at most once in each
+ * process, or a write through one mapping would show through the other.
+ */
+TEST_F(peer, move_after_clone_keeps_the_two_apart)
+{
+	char *c, *m;
+
+	c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
+	ASSERT_NE(NULL, c);
+	m = clone_of(self->p.pid, self->p.addr, self->p.len, NULL,
+		     PVMMAP_MOVE);
+	ASSERT_NE(NULL, m);
+	fill(c, self->p.len, 'B');
+	EXPECT_TRUE(holds(m, self->p.len, 'A'));
+	fill(m, self->p.len, 'C');
+	EXPECT_TRUE(holds(c, self->p.len, 'B'));
+	munmap(c, self->p.len);
+	munmap(m, self->p.len);
+}
+
+/*
  * PVMMAP_MOVE of swapped-out pages: the swap entries move, nothing is read
  * back, and the caller's VmSwap grows by what the source's shrinks.
  */
@@ -944,6 +966,116 @@ TEST(pinned_pages_are_copied_on_move)
 	EXPECT_TRUE(holds(c, len, 'C'));
 	close(ring);
 	munmap(c, len);
+}
+
+/*
+ * A page that a pipe still references after vmsplice(2) (a reference
+ * without a pin) moves write-protected: the caller's first write copies
+ * it, so what the pipe delivers is what the source spliced, never what the
+ * caller wrote after the move.
+ */
+TEST(move_of_vmspliced_pages_keeps_the_pipe_apart)
+{
+	unsigned long len;
+	struct iovec iov;
+	char *src, *m, *buf;
+	int pipefd[2];
+
+	page_size = sysconf(_SC_PAGESIZE);
+	len = 4 * page_size;
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	ASSERT_EQ(0, pipe(pipefd));
+	iov.iov_base = src;
+	iov.iov_len = len;
+	ASSERT_EQ((ssize_t)len, vmsplice(pipefd[1], &iov, 1, 0));
+	m = clone_of(getpid(), src, len, NULL, PVMMAP_MOVE);
+	ASSERT_NE(NULL, m);
+	fill(m, len, 'B');
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ((ssize_t)len, read(pipefd[0], buf, len));
+	EXPECT_TRUE(holds(buf, len, 'A'));
+	EXPECT_TRUE(holds(m, len, 'B'));
+	free(buf);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	munmap(m, len);
+}
+
+/*
+ * PVMMAP_MOVE of mlocked memory: the result is not locked (mlock is not
+ * inherited), so its pages are no longer mlocked: Mlocked goes back down.
+ */
+TEST(move_of_mlocked_memory_unlocks_it)
+{
+	unsigned long len = 16UL << 20;
+	long mlocked;
+	char *src, *m;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	src = map_backing(len, SMALL);
+	ASSERT_NE(NULL, src);
+	fill(src, len, 'A');
+	mlocked = kb_of("/proc/meminfo", "Mlocked");
+	if (mlock(src, len))
+		SKIP(return, "mlock: %s", strerror(errno));
+	ASSERT_LE(mlocked + (long)(len >> 10) - 1024,
+		  kb_of("/proc/meminfo", "Mlocked"));
+	m = clone_of(getpid(), src, len, NULL, PVMMAP_MOVE);
+	ASSERT_NE(NULL, m);
+	EXPECT_GT(mlocked + 1024, kb_of("/proc/meminfo", "Mlocked"));
+	EXPECT_TRUE(holds(m, len, 'A'));
+	munmap(m, len);
+}
+
+/*
+ * PVMMAP_MOVE of the huge zero page: the caller holds its own reference to
+ * it, so it outlives the source and the shrinker (drop_caches) while the
+ * caller maps it.
+ */
+TEST(move_of_the_huge_zero_page_outlives_the_source)
+{
+	unsigned long len = 2 * PMD_SIZE;
+	unsigned long i, nonzero = 0;
+	pid_t child;
+	int ack[2];
+	char *src = NULL, *m;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_EQ(0, pipe(ack));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		char c = 0;
+
+		src = map_backing(len, THP);
+		for (unsigned long i = 0; src && i < len; i += page_size)
+			c |= __atomic_load_n(src + i, __ATOMIC_RELAXED);
+		if (write(ack[1], &src, sizeof(src)) != sizeof(src) || c)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(src), read(ack[0], &src, sizeof(src)));
+	ASSERT_NE(NULL, src);
+	if (geteuid() != 0 ||
+	    !(page_flags(child, (unsigned long)src) & (1ULL << KPF_ZERO_PAGE))) {
+		reap(child);
+		SKIP(return, "no huge zero page here (not root, or disabled)");
+	}
+	m = clone_of(child, src, len, NULL, PVMMAP_MOVE);
+	ASSERT_NE(NULL, m);
+	reap(child);
+	write_file("/proc/sys/vm/drop_caches", "3");
+	EXPECT_TRUE(page_flags(0, (unsigned long)m) & (1ULL << KPF_ZERO_PAGE));
+	for (i = 0; i < len; i++)
+		nonzero += m[i] != 0;
+	EXPECT_EQ(0, nonzero);
+	fill(m, len, 'B');
+	EXPECT_TRUE(holds(m, len, 'B'));
+	munmap(m, len);
 }
 
 /*
