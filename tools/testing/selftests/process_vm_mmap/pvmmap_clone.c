@@ -883,30 +883,50 @@ TEST(ksm_pages)
 }
 
 /*
+ * Maps @len bytes of 4 KiB pages filled with 'A' at *@src and pins them as
+ * an io_uring fixed buffer.  Returns the ring's fd, -1 without io_uring,
+ * -2 if the mapping or the registration failed.
+ */
+static int pinned_range(unsigned long len, char **src)
+{
+	struct io_uring_params params = { 0 };
+	struct iovec iov;
+	int ring;
+
+	*src = map_backing(len, SMALL);
+	if (!*src)
+		return -2;
+	fill(*src, len, 'A');
+	ring = syscall(__NR_io_uring_setup, 1, &params);
+	if (ring < 0)
+		return -1;
+	iov.iov_base = *src;
+	iov.iov_len = len;
+	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+		    &iov, 1)) {
+		close(ring);
+		return -2;
+	}
+	return ring;
+}
+
+/*
  * A page pinned for DMA (an io_uring fixed buffer) is copied into the
  * clone, as fork() does: the pinned page stays the source's, writable, at
  * the same PFN, and the two sides stay apart.
  */
 TEST(pinned_pages_are_copied)
 {
-	struct io_uring_params params = { 0 };
 	unsigned long len = 4 * 4096;
 	uint64_t pfn_before;
-	struct iovec iov;
 	char *src, *c;
 	int ring;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	src = map_backing(len, SMALL);
-	ASSERT_NE(NULL, src);
-	fill(src, len, 'A');
-	ring = syscall(__NR_io_uring_setup, 1, &params);
-	if (ring < 0)
+	ring = pinned_range(len, &src);
+	if (ring == -1)
 		SKIP(return, "no io_uring");
-	iov.iov_base = src;
-	iov.iov_len = len;
-	ASSERT_EQ(0, syscall(__NR_io_uring_register, ring,
-			     IORING_REGISTER_BUFFERS, &iov, 1));
+	ASSERT_LE(0, ring);
 	pfn_before = pfn_of(0, (unsigned long)src);
 	c = clone_of(getpid(), src, len, NULL, 0);
 	ASSERT_NE(NULL, c);
@@ -934,25 +954,17 @@ TEST(pinned_pages_are_copied)
  */
 TEST(pinned_pages_are_copied_on_move)
 {
-	struct io_uring_params params = { 0 };
 	unsigned long len, off;
 	uint64_t pfn_before[4];
-	struct iovec iov;
 	char *src, *c;
 	int ring;
 
 	page_size = sysconf(_SC_PAGESIZE);
 	len = 4 * page_size;
-	src = map_backing(len, SMALL);
-	ASSERT_NE(NULL, src);
-	fill(src, len, 'A');
-	ring = syscall(__NR_io_uring_setup, 1, &params);
-	if (ring < 0)
+	ring = pinned_range(len, &src);
+	if (ring == -1)
 		SKIP(return, "no io_uring");
-	iov.iov_base = src;
-	iov.iov_len = len;
-	ASSERT_EQ(0, syscall(__NR_io_uring_register, ring,
-			     IORING_REGISTER_BUFFERS, &iov, 1));
+	ASSERT_LE(0, ring);
 	for (off = 0; off < len; off += page_size)
 		pfn_before[off / page_size] = pfn_of(0, (unsigned long)src + off);
 	c = clone_of(getpid(), src, len, NULL, PVMMAP_MOVE);
