@@ -46,7 +46,7 @@ KERNEL_DIRS = ("arch", "Documentation", "include", "kernel", "mm", "rust",
                "scripts", "tools")
 # Files under the kernel dirs that are not part of the series.
 # The userspace Rust crate lives in the repository, not in the kernel series.
-NOT_SERIES = ("tools/process_vm_mmap/",)
+NOT_SERIES = ("tools/process_vm_mmap/", "tools/criu/")
 
 
 def die(msg):

@@ -30,6 +30,16 @@ enum pvmmap_vma_kind {
 	PVMMAP_VMA_OTHER,
 };
 
+/*
+ * How pvmmap_move_prepare() found one extent, for pvmmap_move_extent(): a
+ * copy of mm/internal.h's struct move_extent_plan, which Rust cannot see.
+ */
+struct pvmmap_move_plan {
+	int kind;
+	int nr_pages;
+	int nr_swap;
+};
+
 /* A section in which entries of one source VMA move (pvmmap_move_begin()). */
 struct pvmmap_move {
 	struct vm_area_struct *vma;
@@ -83,14 +93,16 @@ void pvmmap_src_write_protect_begin(struct mm_struct *mm);
 void pvmmap_src_write_protect_end(struct mm_struct *mm);
 int pvmmap_move_prepare(struct vm_area_struct *dst_vma,
 			struct vm_area_struct *src_vma, unsigned long dst,
-			unsigned long src, unsigned long len, bool whole_pmd);
+			unsigned long src, unsigned long len, bool whole_pmd,
+			struct pvmmap_move_plan *plan);
 void pvmmap_move_drain(void);
 void pvmmap_move_begin(struct pvmmap_move *move,
 		       struct vm_area_struct *src_vma, unsigned long start,
 		       unsigned long end);
 void pvmmap_move_extent(struct pvmmap_move *move,
 			struct vm_area_struct *dst_vma, unsigned long dst,
-			unsigned long src, unsigned long len, int kind);
+			unsigned long src, unsigned long len,
+			const struct pvmmap_move_plan *plan);
 void pvmmap_move_end(struct pvmmap_move *move);
 int pvmmap_split_src(struct mm_struct *mm, unsigned long start,
 		     unsigned long len);

@@ -404,7 +404,7 @@ fn undo(_locked: &LockedPair<'_>, start: usize, len: usize) {
 struct Planned {
     dst_vma: *mut bindings::vm_area_struct,
     /// Each extent with how `pvmmap_move_prepare()` said it moves.
-    moves: KVec<(extent::Extent, c_int)>,
+    moves: KVec<(extent::Extent, bindings::pvmmap_move_plan)>,
 }
 
 /// Creates the destination VMA of `piece` at `dst` and copies its page tables; with `moving`,
@@ -421,15 +421,24 @@ fn clone_piece(piece: &Piece<'_>, dst: usize, moving: bool) -> Result<Planned> {
     let mut moves = KVec::new();
     extent::walk(piece.start, dst, piece.end - piece.start, PMD_SIZE, |e| {
         if moving {
+            let mut extent_plan = bindings::pvmmap_move_plan::default();
             // SAFETY: `dst_vma` was just created over `[dst, dst + len)`, `piece.vma` covers
             // the source side; both mms are locked, the source VMA is write-locked and its
-            // write_protect_seq held (`clone_locked()`).
+            // write_protect_seq held (`clone_locked()`); `extent_plan` is valid for writes.
             let ret = unsafe {
-                bindings::pvmmap_move_prepare(dst_vma, piece.vma, e.dst, e.src, e.len, e.whole_pmd)
+                bindings::pvmmap_move_prepare(
+                    dst_vma,
+                    piece.vma,
+                    e.dst,
+                    e.src,
+                    e.len,
+                    e.whole_pmd,
+                    &mut extent_plan,
+                )
             };
             errno_result(ret)?;
             if ret > 0 {
-                return Ok(moves.push((e, ret), GFP_KERNEL)?);
+                return Ok(moves.push((e, extent_plan), GFP_KERNEL)?);
             }
         }
         // SAFETY: As above.
@@ -482,10 +491,17 @@ fn move_piece(piece: &Piece<'_>, plan: &Planned) {
     // SAFETY: By the invariant of `Piece` the VMA is valid, its mm locked for write; it was
     // write-locked by `clone_piece()` and has an anon_vma, or nothing would have been planned.
     let mut section = unsafe { MoveSection::begin(piece.vma, first.src, last.src + last.len) };
-    for (e, kind) in plan.moves.iter() {
-        // SAFETY: `pvmmap_move_prepare()` said `kind` for this extent under the same locks.
+    for (e, extent_plan) in plan.moves.iter() {
+        // SAFETY: `pvmmap_move_prepare()` set `extent_plan` for this extent under the same locks.
         unsafe {
-            bindings::pvmmap_move_extent(&mut section.0, plan.dst_vma, e.dst, e.src, e.len, *kind)
+            bindings::pvmmap_move_extent(
+                &mut section.0,
+                plan.dst_vma,
+                e.dst,
+                e.src,
+                e.len,
+                extent_plan,
+            )
         };
     }
 }

@@ -582,18 +582,27 @@ void pvmmap_src_write_protect_end(struct mm_struct *mm)
  * @src: source address of the extent
  * @len: length; neither range crosses a PMD boundary
  * @whole_pmd: the extent is one whole, aligned PMD on both sides
+ * @plan: for pvmmap_move_extent(), set if the extent can move
  *
  * move_page_range_extent_prepare(), under the source's write_protect_seq.
  *
- * Return: how pvmmap_move_extent() is to move it (greater than 0), 0 if it
+ * Return: @plan->kind (greater than 0) if the extent can move, 0 if it
  * must be copied by pvmmap_copy_extent(), -ENOMEM.
  */
 int pvmmap_move_prepare(struct vm_area_struct *dst_vma,
 			struct vm_area_struct *src_vma, unsigned long dst,
-			unsigned long src, unsigned long len, bool whole_pmd)
+			unsigned long src, unsigned long len, bool whole_pmd,
+			struct pvmmap_move_plan *plan)
 {
-	return move_page_range_extent_prepare(dst_vma, src_vma, dst, src, len,
-					      whole_pmd);
+	struct move_extent_plan p;
+	int ret;
+
+	ret = move_page_range_extent_prepare(dst_vma, src_vma, dst, src, len,
+					     whole_pmd, &p);
+	if (ret > 0)
+		*plan = (struct pvmmap_move_plan){ p.kind, p.nr_pages,
+						   p.nr_swap };
+	return ret;
 }
 
 /**
@@ -639,15 +648,19 @@ void pvmmap_move_begin(struct pvmmap_move *move,
  * @dst: destination address of the extent
  * @src: source address of the extent
  * @len: length, as given to pvmmap_move_prepare()
- * @kind: what pvmmap_move_prepare() said, greater than 0
+ * @plan: what pvmmap_move_prepare() set
  *
  * move_page_range_extent(); cannot fail.
  */
 void pvmmap_move_extent(struct pvmmap_move *move,
 			struct vm_area_struct *dst_vma, unsigned long dst,
-			unsigned long src, unsigned long len, int kind)
+			unsigned long src, unsigned long len,
+			const struct pvmmap_move_plan *plan)
 {
-	move_page_range_extent(dst_vma, move->vma, dst, src, len, kind);
+	struct move_extent_plan p = { plan->kind, plan->nr_pages,
+				      plan->nr_swap };
+
+	move_page_range_extent(dst_vma, move->vma, dst, src, len, &p);
 }
 
 /**
