@@ -1098,6 +1098,101 @@ TEST(move_of_the_huge_zero_page_outlives_the_source)
 }
 
 /*
+ * What a whole page table of a move holds decides how it moves; a table's
+ * pages, swap entries and zero pages all arrive, and the counters follow:
+ * the first table mixes written, swapped-out, zero (read, never written)
+ * and untouched pages, the second holds only swap entries and zero pages.
+ * The caller's RssAnon and VmSwap grow by what the source's shrink, the
+ * source's shrink by what it had there, nothing is read back from swap,
+ * and every page holds what the source left in it.
+ */
+TEST(move_of_whole_page_tables_moves_their_counts)
+{
+	unsigned long len = 2 * PMD_SIZE, n, i, swapped, written = 0;
+	long anon, swap, src_anon, src_swap, pswpin, now[5];
+	int ack[2], ok = 1;
+	char *src = NULL, *c;
+	pid_t child;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	n = len / page_size;
+	ASSERT_EQ(0, pipe(ack));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		char *p = mmap(NULL, len + PMD_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char z = 0;
+
+		if (p == MAP_FAILED)
+			_exit(1);
+		src = (char *)(((unsigned long)p + PMD_SIZE - 1) &
+			       ~(PMD_SIZE - 1));
+		madvise(src, len, MADV_NOHUGEPAGE);
+		for (i = 0; i < n; i++) {
+			char *page = src + i * page_size;
+			int kind = i < n / 2 ? i % 4 : (i % 2 ? 2 : 1);
+
+			if (kind <= 1)
+				memset(page, pattern(i, 'A'), page_size);
+			if (kind == 2)
+				z |= __atomic_load_n(page, __ATOMIC_RELAXED);
+		}
+		for (i = 0; i < n; i++) {
+			int kind = i < n / 2 ? i % 4 : (i % 2 ? 2 : 1);
+
+			if (kind == 1)
+				madvise(src + i * page_size, page_size,
+					MADV_PAGEOUT);
+		}
+		if (write(ack[1], &src, sizeof(src)) != sizeof(src) || z)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(src), read(ack[0], &src, sizeof(src)));
+	ASSERT_NE(NULL, src);
+	swapped = swapped_pages(child, (unsigned long)src, len);
+	if (!swapped) {
+		reap(child);
+		SKIP(return, "nothing was swapped out (no swap, or not root)");
+	}
+	for (i = 0; i < n; i++)
+		written += i < n / 2 ? i % 4 <= 1 : i % 2 == 0;
+	/* Every counter read before any check: a message would grow the heap. */
+	pswpin = vm_event("pswpin");
+	anon = kb_of("/proc/self/status", "RssAnon");
+	swap = kb_of("/proc/self/status", "VmSwap");
+	src_anon = status_kb(child, "RssAnon");
+	src_swap = status_kb(child, "VmSwap");
+	c = clone_of(child, src, len, NULL, PVMMAP_MOVE);
+	now[0] = kb_of("/proc/self/status", "RssAnon");
+	now[1] = kb_of("/proc/self/status", "VmSwap");
+	now[2] = status_kb(child, "RssAnon");
+	now[3] = status_kb(child, "VmSwap");
+	now[4] = vm_event("pswpin");
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(anon + (long)((written - swapped) * page_size / 1024), now[0]);
+	EXPECT_EQ(swap + (long)(swapped * page_size / 1024), now[1]);
+	EXPECT_EQ(src_anon - (long)((written - swapped) * page_size / 1024),
+		  now[2]);
+	EXPECT_EQ(src_swap - (long)(swapped * page_size / 1024), now[3]);
+	EXPECT_EQ(pswpin, now[4]);
+	EXPECT_EQ(swapped, swapped_pages(0, (unsigned long)c, len));
+	reap(child);
+	for (i = 0; i < n; i++) {
+		int kind = i < n / 2 ? i % 4 : (i % 2 ? 2 : 1);
+		char want = kind <= 1 ? pattern(i, 'A') : 0;
+		const char *page = c + i * page_size;
+
+		for (unsigned long b = 0; b < (unsigned long)page_size; b++)
+			ok &= page[b] == want;
+	}
+	EXPECT_TRUE(ok);
+	munmap(c, len);
+}
+
+/*
  * Concurrency: the source's threads write, fault, mprotect, munmap and
  * re-map in the range while this process clones it in a loop.  Nothing
  * crashes, no kernel report appears (the runner checks), and every cloned
