@@ -8,6 +8,7 @@
 #   make bench   the benchmark against the alternatives (long: see README)
 #   make soak    the fuzzer alone in the VM for SOAK_S seconds (default 600)
 #   make mm-regress  mm's selftests on the test kernel and a pristine 7.3
+#   make criu-e2e  CRIU dumps and restores through process_vm_mmap in the VM
 #
 # Everything fetched or built goes to $(CACHE), outside the clone, keyed by
 # kernel version and flavour, so a rerun is incremental.  See README.md.
@@ -105,7 +106,7 @@ vm-test: setup
 
 check: setup
 	@start=$$(date +%s); \
-	$(MAKE) -s host-test series lint config man docs vm-test FLAVOUR=test ARCH=x86_64; \
+	$(MAKE) -s host-test series lint config man docs vm-test criu-e2e FLAVOUR=test ARCH=x86_64; \
 	echo "make check: x86_64 done in $$(( $$(date +%s) - start )) s"; \
 	$(MAKE) -s vm-test FLAVOUR=test ARCH=arm64; \
 	echo "make check: all passed in $$(( $$(date +%s) - start )) s"
@@ -133,6 +134,13 @@ soak: setup
 mm-regress: setup
 	@echo "== mm selftests: series against pristine 7.3"
 	@build/mm-regress.sh $(OUTDIR)/mm-regress
+
+# CRIU 4.2.1 with tools/criu/patches: page server, dump, restore through
+# process_vm_mmap() in the VM on the test kernel (x86_64; part of check).
+.PHONY: criu-e2e
+criu-e2e: setup
+	@echo "== CRIU hand-off end to end (tools/criu)"
+	@build/criu-e2e.sh $(OUTDIR)/criu-e2e
 
 # A git worktree of 7.3 with one commit per patch, for changes to existing
 # kernel files; "make refresh" writes its commits back into patches/.
