@@ -13,6 +13,27 @@ APT_OPTS=(-o Dir::Etc::SourceList="$APTDIR/sources.list"
 	  -o APT::Sandbox::User=root
 	  -o Debug::NoLocking=1)
 apt_private() { apt-get -q "${APT_OPTS[@]}" "$@"; }
+# apt_install_missing PKG...: installs those of the system's PKGs that are
+# not installed (root only; otherwise says which, through the caller's
+# log(), and fails).
+apt_install_missing() {
+	local p missing=""
+
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing="$missing $p"
+	done
+	[ -n "$missing" ] || return 0
+	log "installing:$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		log "not root: install these by hand:$missing"
+		return 1
+	fi
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $missing >/dev/null
+}
 # The Debian mirror the system's own sources use (deb822 or one-line
 # format), for the private configurations' sources.list.
 system_debian_mirror() {

@@ -22,6 +22,8 @@ EXTRA_SUITE=${EXTRA_SUITE:-trixie-backports}
 
 mkdir -p "$CACHE"
 log() { printf 'setup: %s\n' "$*" >&2; }
+# shellcheck source=build/apt-private.sh
+. "$(dirname "$0")/apt-private.sh"
 
 # --- Debian packages ------------------------------------------------------
 # The mm selftests link statically against libcap (mlock-random-test),
@@ -36,26 +38,10 @@ APT_PKGS="qemu-system-x86 busybox-static cpio flex bison bc libelf-dev
 	  libssl-dev xz-utils e2fsprogs rsync python3 kmod libcap-dev
 	  libnuma-dev liburing-dev mandoc groff-base python3-venv
 	  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm"
-missing=""
-for p in $APT_PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	log "installing:$missing"
-	if [ "$(id -u)" -ne 0 ]; then
-		log "not root: install these by hand:$missing"
-		exit 1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+# shellcheck disable=SC2086
+apt_install_missing $APT_PKGS
 
 # --- A private apt configuration for the newer suite ------------------------
-# shellcheck source=build/apt-private.sh
-. "$(dirname "$0")/apt-private.sh"
 apt_private_ready=""
 apt_private_update() {
 	[ -n "$apt_private_ready" ] && return 0

@@ -67,25 +67,13 @@ fi
 # Bookworm's are new enough for 4.2.x (libnftables 1.0.6 has the API that
 # CRIU calls API_1).  As build/setup.sh does: install what is missing when
 # root, else say what to install.  asciidoc/xmlto are not needed: no docs.
+# shellcheck source=build/apt-private.sh
+. "$BUILD/apt-private.sh"
 DEPS="gcc make pkg-config libbsd-dev libcap-dev libgnutls28-dev libnet1-dev
       libnftables-dev libnl-3-dev libprotobuf-c-dev libprotobuf-dev
       protobuf-c-compiler protobuf-compiler python3-protobuf uuid-dev git"
-missing=""
-for p in $DEPS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	log "installing:$missing"
-	if [ "$(id -u)" -ne 0 ]; then
-		log "not root: install these by hand:$missing"
-		exit 1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+# shellcheck disable=SC2086
+apt_install_missing $DEPS
 
 # --- Source: the upstream tarball of the Debian source package -------------
 # Only the .orig tarball (upstream's release) is used: --tar-only leaves
@@ -94,8 +82,6 @@ fi
 # checks the tarball's hash against the signed Sources index.
 orig=$top/dl/criu_$upstream.orig.tar.xz
 if [ ! -s "$orig" ]; then
-	# shellcheck source=build/apt-private.sh
-	. "$BUILD/apt-private.sh"
 	SRCDIR=$CACHE/apt-src
 	APT_OPTS_SRC=(-o Dir::Etc::SourceList="$SRCDIR/sources.list"
 		      -o Dir::Etc::SourceParts=/dev/null
