@@ -492,7 +492,8 @@ fn move_piece(piece: &Piece<'_>, plan: &Planned) {
     // write-locked by `clone_piece()` and has an anon_vma, or nothing would have been planned.
     let mut section = unsafe { MoveSection::begin(piece.vma, first.src, last.src + last.len) };
     for (e, extent_plan) in plan.moves.iter() {
-        // SAFETY: `pvmmap_move_prepare()` set `extent_plan` for this extent under the same locks.
+        // SAFETY: `pvmmap_move_prepare()` set `extent_plan` for this extent under the locks held
+        // since without a break (`clone_locked()`), so what it counted still holds.
         unsafe {
             bindings::pvmmap_move_extent(
                 &mut section.0,

@@ -609,9 +609,9 @@ int pvmmap_move_prepare(struct vm_area_struct *dst_vma,
  * pvmmap_move_drain() - Drain the per-CPU LRU batches before a move.
  *
  * A folio that the source faulted in last may still sit in a per-CPU LRU
- * batch, which holds a reference to it; the mover takes such an extra
- * reference for one that something else holds (vmsplice(2)) and
- * write-protects the page.  Drained once per call, before the first move.
+ * batch, which holds a reference to it; the mover would mistake it for
+ * one that something else holds (vmsplice(2)) and write-protect the page.
+ * Drained once per call, before the first move.
  */
 void pvmmap_move_drain(void)
 {
