@@ -1098,6 +1098,26 @@ TEST(move_of_the_huge_zero_page_outlives_the_source)
 }
 
 /*
+ * What page @i of the @n pages of move_of_whole_page_tables_moves_their_counts
+ * holds: the first table cycles through all four kinds, the second
+ * alternates swapped-out and zero pages.
+ */
+enum table_page { WRITTEN, SWAPPED, ZERO, UNTOUCHED };
+
+static enum table_page table_page(unsigned long i, unsigned long n)
+{
+	if (i < n / 2)
+		return i % 4;
+	return i % 2 ? ZERO : SWAPPED;
+}
+
+/* Whether the source wrote page @i (its data then went to swap or not). */
+static bool table_page_written(unsigned long i, unsigned long n)
+{
+	return table_page(i, n) == WRITTEN || table_page(i, n) == SWAPPED;
+}
+
+/*
  * What a whole page table of a move holds decides how it moves; a table's
  * pages, swap entries and zero pages all arrive, and the counters follow:
  * the first table mixes written, swapped-out, zero (read, never written)
@@ -1120,28 +1140,22 @@ TEST(move_of_whole_page_tables_moves_their_counts)
 	child = fork();
 	ASSERT_LE(0, child);
 	if (child == 0) {
-		char *p = mmap(NULL, len + PMD_SIZE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		char z = 0;
 
-		if (p == MAP_FAILED)
+		/* PMD-aligned as for THP, but of 4 KiB pages. */
+		src = map_backing(len, THP);
+		if (!src || madvise(src, len, MADV_NOHUGEPAGE))
 			_exit(1);
-		src = (char *)(((unsigned long)p + PMD_SIZE - 1) &
-			       ~(PMD_SIZE - 1));
-		madvise(src, len, MADV_NOHUGEPAGE);
 		for (i = 0; i < n; i++) {
 			char *page = src + i * page_size;
-			int kind = i < n / 2 ? i % 4 : (i % 2 ? 2 : 1);
 
-			if (kind <= 1)
+			if (table_page_written(i, n))
 				memset(page, pattern(i, 'A'), page_size);
-			if (kind == 2)
+			if (table_page(i, n) == ZERO)
 				z |= __atomic_load_n(page, __ATOMIC_RELAXED);
 		}
 		for (i = 0; i < n; i++) {
-			int kind = i < n / 2 ? i % 4 : (i % 2 ? 2 : 1);
-
-			if (kind == 1)
+			if (table_page(i, n) == SWAPPED)
 				madvise(src + i * page_size, page_size,
 					MADV_PAGEOUT);
 		}
@@ -1158,7 +1172,7 @@ TEST(move_of_whole_page_tables_moves_their_counts)
 		SKIP(return, "nothing was swapped out (no swap, or not root)");
 	}
 	for (i = 0; i < n; i++)
-		written += i < n / 2 ? i % 4 <= 1 : i % 2 == 0;
+		written += table_page_written(i, n);
 	/* Every counter read before any check: a message would grow the heap. */
 	pswpin = vm_event("pswpin");
 	anon = kb_of("/proc/self/status", "RssAnon");
@@ -1181,8 +1195,7 @@ TEST(move_of_whole_page_tables_moves_their_counts)
 	EXPECT_EQ(swapped, swapped_pages(0, (unsigned long)c, len));
 	reap(child);
 	for (i = 0; i < n; i++) {
-		int kind = i < n / 2 ? i % 4 : (i % 2 ? 2 : 1);
-		char want = kind <= 1 ? pattern(i, 'A') : 0;
+		char want = table_page_written(i, n) ? pattern(i, 'A') : 0;
 		const char *page = c + i * page_size;
 
 		for (unsigned long b = 0; b < (unsigned long)page_size; b++)
