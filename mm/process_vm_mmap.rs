@@ -493,7 +493,8 @@ fn move_piece(piece: &Piece<'_>, plan: &Planned) {
     let mut section = unsafe { MoveSection::begin(piece.vma, first.src, last.src + last.len) };
     for (e, extent_plan) in plan.moves.iter() {
         // SAFETY: `pvmmap_move_prepare()` set `extent_plan` for this extent under the locks held
-        // since without a break (`clone_locked()`), so what it counted still holds.
+        // since without a break (`clone_locked()`); what reclaim or migration changed since, the
+        // move finds in the entries.
         unsafe {
             bindings::pvmmap_move_extent(
                 &mut section.0,
