@@ -140,7 +140,7 @@ mm-regress: setup
 .PHONY: criu-e2e
 criu-e2e: setup
 	@echo "== CRIU hand-off end to end (tools/criu)"
-	@build/criu-e2e.sh $(OUTDIR)/criu-e2e
+	@build/criu.sh e2e $(OUTDIR)/criu-e2e
 
 # A git worktree of 7.3 with one commit per patch, for changes to existing
 # kernel files; "make refresh" writes its commits back into patches/.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# /extra/run.sh of make criu-e2e (build/criu-e2e.sh), in the VM: the
+# /extra/run.sh of make criu-e2e (build/criu.sh e2e), in the VM: the
 # process_vm_mmap() hand-off of CRIU end to end.
 #
 #   criu page-server --pvmmap-handoff  <-  criu dump --page-server (loopback)
@@ -9,19 +9,12 @@
 #   criu restore --pvmmap-handoff -d   (moves them: process_vm_mmap MOVE)
 #   the restored workload checks every byte and writes again
 #
-# /extra holds criu (usr/sbin/criu), the libraries ldd names at their
-# paths (lib/..., lib64/...) and tools/criu/workload (static).  Exits
-# non-zero on any failed step, a bad verdict, or no page moved.
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-X=/extra
-CRIU=$X/usr/sbin/criu
+# Exits non-zero on any failed step, a bad verdict, or no page moved.
+. /extra/guest-env.sh
 W=/tmp/criu-e2e
 IMG=$W/img
 PORT=27027
 
-uptime_s() { read -r up _ </proc/uptime; echo "$up"; }
-since() { echo "$1 $(uptime_s)" | awk '{ printf "%.2f s", $2 - $1 }'; }
-pswpin() { awk '$1 == "pswpin" { print $2 }' /proc/vmstat; }
 fail() {
 	echo "CRIU-E2E FAIL: $*"
 	for f in "$IMG"/*.log; do
@@ -33,17 +26,6 @@ fail() {
 	exit 1
 }
 
-# --- what CRIU needs that guest-init does not set up ------------------------
-# The libraries at their ldd paths: /extra's trees, linked into place.
-for d in "$X"/lib "$X"/lib64 "$X"/usr/lib; do
-	[ -d "$d" ] || continue
-	t=${d#"$X"}
-	[ -e "$t" ] || ln -s "$d" "$t"
-done
-mkdir -p /run && mount -t tmpfs tmpfs /run
-mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mkdir -p /dev/pts && mount -t devpts devpts /dev/pts && ln -sf pts/ptmx /dev/ptmx
-ifconfig lo 127.0.0.1 up
 echo "kernel $(uname -r), $(grep -c . /proc/swaps) swap line(s): $(tail -n +2 /proc/swaps | awk '{ print $1, $3 "k" }')"
 
 echo "== criu --version"
@@ -79,9 +61,7 @@ t=$(uptime_s)
 	-v4 -o dump.log || fail "criu dump failed"
 echo "dump took $(since "$t")"
 # The task was killed; its zombie is reaped by init.
-i=0
-while [ -d /proc/$pid ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-[ -d /proc/$pid ] && fail "the workload (pid $pid) is still there after the dump"
+wait_gone "$pid" 50 || fail "the workload (pid $pid) is still there after the dump"
 echo "workload pid $pid is gone"
 kill -0 "$ps_pid" 2>/dev/null || fail "the page server exited after the dump"
 grep -h 'pvmmap\|Hand-off' "$IMG/page-server.log" | sed 's/^/  /'
@@ -126,10 +106,8 @@ echo "VERDICT: $(cat "$W/verdict")"
 echo "pswpin after the verification: $in2 (+$((in2 - in1)): the moved swap entries read by the task)"
 kill "$pid" 2>/dev/null
 
-moved=$(sed -n 's/.*pvmmap: \([0-9]*\) pages moved, \([0-9]*\) pages read.*/\1/p' "$IMG/restore.log" |
-	awk '{ s += $1 } END { print s + 0 }')
-read_=$(sed -n 's/.*pvmmap: \([0-9]*\) pages moved, \([0-9]*\) pages read.*/\2/p' "$IMG/restore.log" |
-	awk '{ s += $1 } END { print s + 0 }')
+moved=$(pvmmap_pages "$IMG" moved)
+read_=$(pvmmap_pages "$IMG" read)
 echo "CRIU-E2E: $moved pages moved, $read_ pages read; pswpin +$((in1 - in0)) during the restore"
 grep -q '^OK ' "$W/verdict" || fail "the restored workload found bad pages"
 [ "$moved" -gt 0 ] || fail "no page was moved"

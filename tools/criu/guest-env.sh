@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Sourced by the guest scripts of build/criu.sh (e2e.sh, bench.sh,
+# zdtm.sh) in the VM: puts CRIU's libraries where ldd found them, mounts
+# what CRIU needs that build/guest-init does not set up, and defines the
+# helpers the scripts share.
+#
+# /extra holds criu (usr/sbin/criu), the libraries ldd names at their
+# paths (lib/..., lib64/...) and tools/criu/workload (static).
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+X=/extra
+CRIU=$X/usr/sbin/criu
+export X CRIU
+
+for d in "$X"/lib "$X"/lib64 "$X"/usr/lib; do
+	[ -d "$d" ] || continue
+	t=${d#"$X"}
+	[ -e "$t" ] || ln -s "$d" "$t"
+done
+mkdir -p /run && mount -t tmpfs tmpfs /run
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts && ln -sf pts/ptmx /dev/ptmx
+ifconfig lo 127.0.0.1 up
+
+uptime_s() { read -r up _ </proc/uptime; echo "$up"; }
+since() { echo "$1 $(uptime_s)" | awk '{ printf "%.2f s", $2 - $1 }'; }
+vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+pswpin() { vmstat pswpin; }
+
+# wait_gone PID TENTHS: wait up to TENTHS tenths of a second for PID to go.
+wait_gone() {
+	i=0
+	while [ -d "/proc/$1" ] && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
+	[ ! -d "/proc/$1" ]
+}
+
+# pvmmap_pages DIR moved|read: the pages restore.log in DIR says took each
+# way (criu restore --pvmmap-handoff logs "pvmmap: N pages moved, M pages
+# read" per task).
+pvmmap_pages() {
+	sed -n 's/.*pvmmap: \([0-9]*\) pages moved, \([0-9]*\) pages read.*/\1 \2/p' "$1/restore.log" |
+		awk -v w="$2" '{ s += (w == "moved" ? $1 : $2) } END { print s + 0 }'
+}
