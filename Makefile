@@ -9,6 +9,7 @@
 #   make soak    the fuzzer alone in the VM for SOAK_S seconds (default 600)
 #   make mm-regress  mm's selftests on the test kernel and a pristine 7.3
 #   make criu-e2e  CRIU dumps and restores through process_vm_mmap in the VM
+#   make criu    CRIU's restore of 512 MiB three ways (stock, hand-off)
 #
 # Everything fetched or built goes to $(CACHE), outside the clone, keyed by
 # kernel version and flavour, so a rerun is incremental.  See README.md.
@@ -141,6 +142,16 @@ mm-regress: setup
 criu-e2e: setup
 	@echo "== CRIU hand-off end to end (tools/criu)"
 	@build/criu.sh e2e $(OUTDIR)/criu-e2e
+
+# The same at CRIU_MIB (512) MiB on the perf kernel, three ways side by
+# side: stock CRIU with a page server, with images only, and the hand-off.
+# One table, and $(OUTDIR)/criu/criu.csv.
+CRIU_MIB ?= 512
+export CRIU_MIB
+.PHONY: criu
+criu: setup
+	@echo "== CRIU restore of $(CRIU_MIB) MiB: stock and hand-off (tools/criu/bench.sh)"
+	@build/criu.sh bench $(OUTDIR)/criu
 
 # A git worktree of 7.3 with one commit per patch, for changes to existing
 # kernel files; "make refresh" writes its commits back into patches/.

@@ -4,7 +4,9 @@
 # build/criu.sh JOB [OUTDIR]: CRIU (tools/criu) in the VM, x86_64 only
 # (criu is built for the host).  JOB is
 #   e2e    make criu-e2e (in make check): the hand-off end to end on the
-#          test kernel (tools/criu/e2e.sh).
+#          test kernel (tools/criu/e2e.sh);
+#   bench  make criu: 512 MiB restored three ways on the perf kernel
+#          (tools/criu/bench.sh; CRIU_MIB sizes it), table and criu.csv.
 # Builds the kernel (build/kernel.sh), CRIU with tools/criu/patches
 # (tools/criu/build.sh) and tools/criu/workload.c (static), puts criu, the
 # libraries ldd names (at their ldd paths), the workload and the guest
@@ -16,12 +18,16 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-JOB=${1:?usage: criu.sh e2e [OUTDIR]}
+JOB=${1:?usage: criu.sh e2e|bench [OUTDIR]}
 DEST=${2:-$ROOT/out/criu-$JOB}
 log() { printf 'criu-%s: %s\n' "$JOB" "$*" >&2; }
 case $JOB in
 e2e) flavour=test mem=2G timeout=600 cmdline= ;;
-*) log "unknown job (e2e)"; exit 2 ;;
+bench)
+	flavour=perf mem=4G timeout=1800
+	cmdline="pvmmap.zram=2G pvmmap.criu_mib=${CRIU_MIB:-512}"
+	;;
+*) log "unknown job (e2e, bench)"; exit 2 ;;
 esac
 if [ "${ARCH:-x86_64}" != x86_64 ]; then
 	log "x86_64 only (criu is built for the host)"

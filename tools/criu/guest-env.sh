@@ -7,6 +7,11 @@
 #
 # /extra holds criu (usr/sbin/criu), the libraries ldd names at their
 # paths (lib/..., lib64/...) and tools/criu/workload (static).
+# It mounts over /run, /sys/fs/cgroup and /dev/pts: the VM's only.
+if [ ! -x /extra/run.sh ]; then
+	echo "guest-env.sh: not in the VM of build/criu.sh" >&2
+	exit 1
+fi
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 X=/extra
 CRIU=$X/usr/sbin/criu
@@ -40,4 +45,22 @@ wait_gone() {
 pvmmap_pages() {
 	sed -n 's/.*pvmmap: \([0-9]*\) pages moved, \([0-9]*\) pages read.*/\1 \2/p' "$1/restore.log" |
 		awk -v w="$2" '{ s += (w == "moved" ? $1 : $2) } END { print s + 0 }'
+}
+
+# arena_swap_kb PID: KiB on swap of PID's anonymous private read-write
+# mappings of 1 MiB or more (a hand-off server's arena), from smaps.
+arena_swap_kb() {
+	big=0
+	sum=0
+	while read -r a b c d e f g; do
+		case $a in
+		*-*)
+			big=0
+			[ -z "$f" ] && [ "$b" = rw-p ] &&
+				[ $((0x${a#*-} - 0x${a%-*})) -ge 1048576 ] && big=1
+			;;
+		Swap:) [ $big = 1 ] && sum=$((sum + b)) ;;
+		esac
+	done <"/proc/$1/smaps"
+	echo $sum
 }

@@ -3,13 +3,14 @@
  * The process that make criu-e2e dumps and restores (tools/criu/e2e.sh),
  * built static.
  *
- *   workload DIR
+ *   workload DIR [MIB]
  *	Forks a detached child (setsid, stdio on /dev/null, no other fd)
  *	that maps
  *	  - 4k:   private anonymous, 4 KiB pages only (MADV_NOHUGEPAGE),
  *		  every 16th page left unwritten (a hole: zero after the
- *		  restore too);
- *	  - thp:  private anonymous, 2 MiB aligned, MADV_HUGEPAGE;
+ *		  restore too); 32 MiB, or MIB / 2 (make criu);
+ *	  - thp:  private anonymous, 2 MiB aligned, MADV_HUGEPAGE; 16 MiB,
+ *		  or MIB / 2;
  *	  - shm:  shared anonymous;
  *	  - file: a private mapping of DIR/workload.file, every other page
  *		  written (copied on write), the rest as the file has them;
@@ -60,15 +61,13 @@
 
 #define PAGE 4096UL
 #define HPAGE (2UL << 20)
-#define SZ_4K (32UL << 20)
-#define SZ_THP (16UL << 20)
 #define SZ_SHM (4UL << 20)
 #define SZ_FILE (4UL << 20)
 
 enum { R_4K, R_THP, R_SHM, R_FILE, NR_REGIONS };
 static const char *const names[NR_REGIONS] = { "4k", "thp", "shm", "file" };
 static unsigned char *base[NR_REGIONS];
-static const unsigned long size[NR_REGIONS] = { SZ_4K, SZ_THP, SZ_SHM, SZ_FILE };
+static unsigned long size[NR_REGIONS] = { 32UL << 20, 16UL << 20, SZ_SHM, SZ_FILE };
 static const char *dir;
 static volatile sig_atomic_t requested;
 
@@ -200,13 +199,15 @@ static void describe(char *buf, size_t len)
 static void verdict(unsigned int gen)
 {
 	char first[256] = "", desc[512], path[4096], tmp[4096];
-	unsigned long bad = 0, wbad = 0;
+	unsigned long bad = 0, wbad = 0, pages = 0;
 	FILE *f;
 
 	/* What was dumped, then (the first time) what the restored task
 	 * writes now: its own pages after a move must take writes. */
-	for (int r = 0; r < NR_REGIONS; r++)
+	for (int r = 0; r < NR_REGIONS; r++) {
 		bad += check(r, gen, first, sizeof(first));
+		pages += size[r] / PAGE;
+	}
 	describe(desc, sizeof(desc));
 	for (int r = 0; r < NR_REGIONS; r++) {
 		fill(r, gen + 1);
@@ -218,8 +219,7 @@ static void verdict(unsigned int gen)
 	if (!f)
 		return;
 	fprintf(f, "%s pid %d: %lu bad page(s) of %lu; after new writes %lu bad; %s%s\n",
-		bad || wbad ? "FAIL" : "OK", getpid(), bad,
-		(SZ_4K + SZ_THP + SZ_SHM + SZ_FILE) / PAGE, wbad, desc, first);
+		bad || wbad ? "FAIL" : "OK", getpid(), bad, pages, wbad, desc, first);
 	fclose(f);
 	rename(tmp, path);
 }
@@ -233,7 +233,7 @@ static void on_usr1(int sig)
 static void *map_thp(void)
 {
 	/* 2 MiB aligned, so that the region is made of whole PMDs. */
-	unsigned char *p = mmap(NULL, SZ_THP + HPAGE, PROT_READ | PROT_WRITE,
+	unsigned char *p = mmap(NULL, size[R_THP] + HPAGE, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned char *a;
 
@@ -242,8 +242,8 @@ static void *map_thp(void)
 	a = (unsigned char *)(((unsigned long)p + HPAGE - 1) & ~(HPAGE - 1));
 	if (a > p)
 		munmap(p, a - p);
-	munmap(a + SZ_THP, p + HPAGE - a);
-	if (madvise(a, SZ_THP, MADV_HUGEPAGE))
+	munmap(a + size[R_THP], p + HPAGE - a);
+	if (madvise(a, size[R_THP], MADV_HUGEPAGE))
 		die("MADV_HUGEPAGE");
 	return a;
 }
@@ -253,10 +253,10 @@ static int setup(void)
 	char path[4096];
 	int fd;
 
-	base[R_4K] = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	base[R_4K] = mmap(NULL, size[R_4K], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base[R_4K] == MAP_FAILED)
 		die("mmap 4k");
-	if (madvise(base[R_4K], SZ_4K, MADV_NOHUGEPAGE))
+	if (madvise(base[R_4K], size[R_4K], MADV_NOHUGEPAGE))
 		die("MADV_NOHUGEPAGE");
 	base[R_THP] = map_thp();
 	base[R_SHM] = mmap(NULL, SZ_SHM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -282,9 +282,9 @@ static int setup(void)
 	for (int r = 0; r < NR_REGIONS; r++)
 		fill(r, 1);
 	/* Half of each private anonymous region to swap. */
-	if (madvise(base[R_4K], SZ_4K / 2, MADV_PAGEOUT))
+	if (madvise(base[R_4K], size[R_4K] / 2, MADV_PAGEOUT))
 		die("MADV_PAGEOUT 4k");
-	if (madvise(base[R_THP], SZ_THP / 2, MADV_PAGEOUT))
+	if (madvise(base[R_THP], size[R_THP] / 2, MADV_PAGEOUT))
 		die("MADV_PAGEOUT thp");
 	return 0;
 }
@@ -394,9 +394,19 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "pageout"))
 		return pageout(atoi(argv[2]));
-	if (argc != 2) {
-		fprintf(stderr, "usage: workload DIR | workload pageout PID\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: workload DIR [MIB] | workload pageout PID\n");
 		return 2;
+	}
+	if (argc == 3) {
+		unsigned long mib = strtoul(argv[2], NULL, 0);
+
+		if (mib < 4 || mib % 4) {
+			fprintf(stderr, "workload: MIB must be a multiple of 4\n");
+			return 2;
+		}
+		size[R_4K] = mib << 19;
+		size[R_THP] = mib << 19;
 	}
 	dir = argv[1];
 	return workload();
