@@ -10,6 +10,7 @@
 #   make mm-regress  mm's selftests on the test kernel and a pristine 7.3
 #   make criu-e2e  CRIU dumps and restores through process_vm_mmap in the VM
 #   make criu    CRIU's restore of 512 MiB three ways (stock, hand-off)
+#   make criu-zdtm  CRIU's zdtm memory tests through the hand-off
 #
 # Everything fetched or built goes to $(CACHE), outside the clone, keyed by
 # kernel version and flavour, so a rerun is incremental.  See README.md.
@@ -152,6 +153,13 @@ export CRIU_MIB
 criu: setup
 	@echo "== CRIU restore of $(CRIU_MIB) MiB: stock and hand-off (tools/criu/bench.sh)"
 	@build/criu.sh bench $(OUTDIR)/criu
+
+# zdtm's memory tests (maps, cow, mprotect, thp) the stock way and through
+# the hand-off, on the test kernel (not in check: 5 minutes of VM).
+.PHONY: criu-zdtm
+criu-zdtm: setup
+	@echo "== CRIU zdtm memory tests, stock and through the hand-off (tools/criu/zdtm.sh)"
+	@build/criu.sh zdtm $(OUTDIR)/criu-zdtm
 
 # A git worktree of 7.3 with one commit per patch, for changes to existing
 # kernel files; "make refresh" writes its commits back into patches/.

@@ -6,7 +6,9 @@
 #   e2e    make criu-e2e (in make check): the hand-off end to end on the
 #          test kernel (tools/criu/e2e.sh);
 #   bench  make criu: 512 MiB restored three ways on the perf kernel
-#          (tools/criu/bench.sh; CRIU_MIB sizes it), table and criu.csv.
+#          (tools/criu/bench.sh; CRIU_MIB sizes it), table and criu.csv;
+#   zdtm   make criu-zdtm: zdtm's memory tests through the hand-off on the
+#          test kernel (tools/criu/zdtm.sh, tests from zdtm-build.sh).
 # Builds the kernel (build/kernel.sh), CRIU with tools/criu/patches
 # (tools/criu/build.sh) and tools/criu/workload.c (static), puts criu, the
 # libraries ldd names (at their ldd paths), the workload and the guest
@@ -14,21 +16,23 @@
 # /extra/run.sh (build/guest-run.sh, which fails on a kernel report on the
 # console).
 #
-# Environment: VM_TIMEOUT, VM_MEM as build/vm.sh reads them.
+# Environment: VM_TIMEOUT, VM_MEM as build/vm.sh reads them; CRIU_FLAVOUR
+# (test or perf) overrides the job's kernel.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-JOB=${1:?usage: criu.sh e2e|bench [OUTDIR]}
+JOB=${1:?usage: criu.sh e2e|bench|zdtm [OUTDIR]}
 DEST=${2:-$ROOT/out/criu-$JOB}
 log() { printf 'criu-%s: %s\n' "$JOB" "$*" >&2; }
 case $JOB in
-e2e) flavour=test mem=2G timeout=600 cmdline= ;;
+e2e | zdtm) flavour=test mem=2G timeout=600 cmdline= ;;
 bench)
 	flavour=perf mem=4G timeout=1800
 	cmdline="pvmmap.zram=2G pvmmap.criu_mib=${CRIU_MIB:-512}"
 	;;
-*) log "unknown job (e2e, bench)"; exit 2 ;;
+*) log "unknown job (e2e, bench, zdtm)"; exit 2 ;;
 esac
+flavour=${CRIU_FLAVOUR:-$flavour}
 if [ "${ARCH:-x86_64}" != x86_64 ]; then
 	log "x86_64 only (criu is built for the host)"
 	exit 1
@@ -54,6 +58,11 @@ ldd "$CRIU" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }
 	done
 install -m 0644 "$ROOT/tools/criu/guest-env.sh" "$extra/guest-env.sh"
 install -m 0755 "$ROOT/tools/criu/$JOB.sh" "$extra/run.sh"
+if [ "$JOB" = zdtm ]; then
+	t=$SECONDS
+	"$ROOT/tools/criu/zdtm-build.sh" "$extra/zdtm"
+	log "tools/criu/zdtm-build.sh: $((SECONDS - t)) s"
+fi
 log "extra: $(du -sh "$extra" | cut -f1), $(find "$extra" -name '*.so*' | wc -l) libraries"
 
 # Only the series' own kselftests go into the initramfs (none run here):
