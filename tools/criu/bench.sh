@@ -38,12 +38,7 @@ CG=/sys/fs/cgroup
 
 fail() {
 	echo "CRIU-BENCH FAIL: $*"
-	for f in "$W"/*/img/*.log; do
-		[ -f "$f" ] || continue
-		echo "--- errors and last lines of $f"
-		grep -E 'Error|error|pvmmap|Warn' "$f" | head -n 20
-		tail -n 20 "$f"
-	done
+	show_logs "$W"/*/img/*.log
 	exit 1
 }
 

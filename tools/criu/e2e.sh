@@ -17,12 +17,7 @@ PORT=27027
 
 fail() {
 	echo "CRIU-E2E FAIL: $*"
-	for f in "$IMG"/*.log; do
-		[ -f "$f" ] || continue
-		echo "--- errors and last lines of $f"
-		grep -E 'Error|error|pvmmap|Warn' "$f" | head -n 40
-		tail -n 30 "$f"
-	done
+	show_logs "$IMG"/*.log
 	exit 1
 }
 

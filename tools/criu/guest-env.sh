@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 #
 # Sourced by the guest scripts of build/criu.sh (e2e.sh, bench.sh,
 # zdtm.sh) in the VM: puts CRIU's libraries where ldd found them, mounts
@@ -32,6 +33,16 @@ since() { echo "$1 $(uptime_s)" | awk '{ printf "%.2f s", $2 - $1 }'; }
 vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 pswpin() { vmstat pswpin; }
 
+# show_logs LOG...: the errors, pvmmap lines and last lines of CRIU's logs.
+show_logs() {
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		echo "--- errors and last lines of $f"
+		grep -E 'Error|error|pvmmap|Warn' "$f" | head -n 30
+		tail -n 30 "$f"
+	done
+}
+
 # wait_gone PID TENTHS: wait up to TENTHS tenths of a second for PID to go.
 wait_gone() {
 	i=0
@@ -52,7 +63,7 @@ pvmmap_pages() {
 arena_swap_kb() {
 	big=0
 	sum=0
-	while read -r a b c d e f g; do
+	while read -r a b _ _ _ f _; do
 		case $a in
 		*-*)
 			big=0
