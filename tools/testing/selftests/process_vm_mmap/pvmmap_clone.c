@@ -289,7 +289,8 @@ TEST_F(peer, move_after_clone_keeps_the_two_apart)
 
 /*
  * PVMMAP_MOVE of swapped-out pages: the swap entries move, nothing is read
- * back, and the caller's VmSwap grows by what the source's shrinks.
+ * back (as in swapped_out_stays_out), and the caller's VmSwap grows by
+ * what the source's shrinks.
  */
 TEST_F(peer, move_of_swapped_out_pages)
 {
@@ -306,7 +307,7 @@ TEST_F(peer, move_of_swapped_out_pages)
 	c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL,
 		     PVMMAP_MOVE);
 	ASSERT_NE(NULL, c);
-	EXPECT_EQ(pswpin, vm_event("pswpin"));
+	EXPECT_GT(out, vm_event("pswpin") - pswpin);
 	EXPECT_EQ(out, (long)swapped_pages(0, (unsigned long)c, self->p.len));
 	EXPECT_EQ(swap + (long)(out * page_size / 1024),
 		  kb_of("/proc/self/status", "VmSwap"));
@@ -373,8 +374,10 @@ TEST_F(peer, move_of_pages_shared_since_fork)
 }
 
 /*
- * Swapped-out pages stay on swap: the call reads nothing back (pswpin does
- * not move), and both sides read the right data afterwards.
+ * Swapped-out pages stay on swap: the call reads nothing back (the
+ * caller's pagemap shows them swapped; pswpin, which counts every
+ * process's swap-ins, grows by fewer than them), and both sides read the
+ * right data afterwards.
  */
 TEST_F(peer, swapped_out_stays_out)
 {
@@ -388,7 +391,7 @@ TEST_F(peer, swapped_out_stays_out)
 	pswpin = vm_event("pswpin");
 	c = clone_of(self->p.pid, self->p.addr, self->p.len, NULL, 0);
 	ASSERT_NE(NULL, c);
-	EXPECT_EQ(pswpin, vm_event("pswpin"));
+	EXPECT_GT(out, vm_event("pswpin") - pswpin);
 	EXPECT_EQ(out, (long)swapped_pages(0, (unsigned long)c, self->p.len));
 	EXPECT_TRUE(holds(c, self->p.len, 'A'));
 	fill(c, self->p.len, 'B');
@@ -1123,8 +1126,9 @@ static bool table_page_written(unsigned long i, unsigned long n)
  * the first table mixes written, swapped-out, zero (read, never written)
  * and untouched pages, the second holds only swap entries and zero pages.
  * The caller's RssAnon and VmSwap grow by what the source's shrink, the
- * source's shrink by what it had there, nothing is read back from swap,
- * and every page holds what the source left in it.
+ * source's shrink by what it had there, nothing is read back from swap
+ * (as in swapped_out_stays_out), and every page holds what the source left
+ * in it.
  */
 TEST(move_of_whole_page_tables_moves_their_counts)
 {
@@ -1191,7 +1195,7 @@ TEST(move_of_whole_page_tables_moves_their_counts)
 	EXPECT_EQ(src_anon - (long)((written - swapped) * page_size / 1024),
 		  now[2]);
 	EXPECT_EQ(src_swap - (long)(swapped * page_size / 1024), now[3]);
-	EXPECT_EQ(pswpin, now[4]);
+	EXPECT_GT((long)swapped, now[4] - pswpin);
 	EXPECT_EQ(swapped, swapped_pages(0, (unsigned long)c, len));
 	reap(child);
 	for (i = 0; i < n; i++) {
