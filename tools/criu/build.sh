@@ -25,6 +25,12 @@
 #                  default (default 0: warnings are shown, the build goes on)
 #   JOBS           make -j (default 2)
 set -euo pipefail
+# CRIU is built for the host.  The project's ARCH names the guest kernel's
+# (x86_64, arm64; the top Makefile exports it, and make check passes it
+# on the command line, so that it reaches a sub-make through MAKEFLAGS as
+# well): CRIU's Makefile takes its own names (x86, aarch64) from ARCH and
+# refuses "x86_64".
+unset ARCH SUBARCH CROSS_COMPILE MAKEFLAGS MFLAGS MAKELEVEL
 
 CACHE=${CACHE:-$HOME/.cache/pvmmap}
 CRIU_VERSION=${CRIU_VERSION:-4.2.1-1}

@@ -28,6 +28,9 @@
 # and NAME.checkskip when the test has one.  A test that does not build
 # gets only NAME.zt, with zt_skip saying why.
 set -euo pipefail
+# zdtm's Makefiles build for the host and read ARCH as CRIU's does: not
+# the project's (see build.sh).
+unset ARCH SUBARCH CROSS_COMPILE MAKEFLAGS MFLAGS MAKELEVEL
 
 DEST=${1:?usage: zdtm-build.sh DESTDIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
