@@ -103,7 +103,7 @@ run_way() {
 	# What of the hand-off server's arena is on swap: the moved pages of
 	# it must stay there.
 	server_swap=0
-	[ "$way" = handoff ] && server_swap=$(arena_swap_kb "$(cat "$D/ps.pid")")
+	[ "$way" = handoff ] && server_swap=$("$X/workload" arena-swap "$(cat "$D/ps.pid")")
 
 	in0=$(pswpin)
 	t=$(uptime_s)
@@ -131,9 +131,7 @@ run_way() {
 	fi
 
 	kill -USR1 "$pid" || fail "$way: cannot signal pid $pid"
-	i=0
-	while [ ! -f "$D/verdict" ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done
-	[ -f "$D/verdict" ] || fail "$way: no verdict from pid $pid"
+	wait_file "$D/verdict" 3000 || fail "$way: no verdict from pid $pid"
 	verdict=$(cut -d' ' -f1 "$D/verdict")
 	pages=$(sed -n 's/.* bad page(s) of \([0-9]*\);.*/\1/p' "$D/verdict")
 	peak_after=$(kib "$CG/dst-$way/memory.peak")

@@ -93,9 +93,7 @@ grep -h 'Hand-off .* over' "$IMG/page-server.log" | sed 's/^/  /'
 # --- verify -----------------------------------------------------------------
 echo "== ask the restored workload to verify (SIGUSR1)"
 kill -USR1 "$pid" || fail "cannot signal pid $pid"
-i=0
-while [ ! -f "$W/verdict" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-[ -f "$W/verdict" ] || fail "no verdict from pid $pid"
+wait_file "$W/verdict" 600 || fail "no verdict from pid $pid"
 in2=$(pswpin)
 echo "VERDICT: $(cat "$W/verdict")"
 echo "pswpin after the verification: $in2 (+$((in2 - in1)): the moved swap entries read by the task)"

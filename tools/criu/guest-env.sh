@@ -30,15 +30,15 @@ ifconfig lo 127.0.0.1 up
 
 uptime_s() { read -r up _ </proc/uptime; echo "$up"; }
 since() { echo "$1 $(uptime_s)" | awk '{ printf "%.2f s", $2 - $1 }'; }
-vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
-pswpin() { vmstat pswpin; }
+pswpin() { awk '$1 == "pswpin" { print $2 }' /proc/vmstat; }
 
-# show_logs LOG...: the errors, pvmmap lines and last lines of CRIU's logs.
+# show_logs LOG...: the errors, pvmmap lines (but the per-call "Moved"
+# ones of -v4) and last lines of CRIU's logs.
 show_logs() {
 	for f in "$@"; do
 		[ -f "$f" ] || continue
 		echo "--- errors and last lines of $f"
-		grep -E 'Error|error|pvmmap|Warn' "$f" | head -n 30
+		grep -E 'Error|error|pvmmap|Warn' "$f" | grep -v 'pvmmap: Moved ' | head -n 30
 		tail -n 30 "$f"
 	done
 }
@@ -50,28 +50,17 @@ wait_gone() {
 	[ ! -d "/proc/$1" ]
 }
 
+# wait_file FILE TENTHS: wait up to TENTHS tenths of a second for FILE.
+wait_file() {
+	i=0
+	while [ ! -f "$1" ] && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
+	[ -f "$1" ]
+}
+
 # pvmmap_pages DIR moved|read: the pages restore.log in DIR says took each
 # way (criu restore --pvmmap-handoff logs "pvmmap: N pages moved, M pages
 # read" per task).
 pvmmap_pages() {
 	sed -n 's/.*pvmmap: \([0-9]*\) pages moved, \([0-9]*\) pages read.*/\1 \2/p' "$1/restore.log" |
 		awk -v w="$2" '{ s += (w == "moved" ? $1 : $2) } END { print s + 0 }'
-}
-
-# arena_swap_kb PID: KiB on swap of PID's anonymous private read-write
-# mappings of 1 MiB or more (a hand-off server's arena), from smaps.
-arena_swap_kb() {
-	big=0
-	sum=0
-	while read -r a b _ _ _ f _; do
-		case $a in
-		*-*)
-			big=0
-			[ -z "$f" ] && [ "$b" = rw-p ] &&
-				[ $((0x${a#*-} - 0x${a%-*})) -ge 1048576 ] && big=1
-			;;
-		Swap:) [ $big = 1 ] && sum=$((sum + b)) ;;
-		esac
-	done <"/proc/$1/smaps"
-	echo $sum
 }

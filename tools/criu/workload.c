@@ -29,6 +29,9 @@
  *	anonymous read-write mappings of PID of at least 1 MiB (for a
  *	criu page-server --pvmmap-handoff: its arena), and prints how much
  *	of PID went to swap (VmSwap).
+ *
+ *   workload arena-swap PID
+ *	Prints the KiB on swap of those mappings of PID (smaps' Swap).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -160,14 +163,21 @@ static unsigned long check(int r, unsigned int gen, char *first, size_t len)
 	return bad;
 }
 
-/* Sum of the named field (kB) of the smaps entries within [a, a + len). */
-static unsigned long smaps_kb(const void *a, unsigned long len, const char *field)
+/* Sum of the named field (kB) of the smaps entries of @pid (0: self)
+ * within [a, a + len). */
+static unsigned long smaps_kb(pid_t pid, const void *a, unsigned long len, const char *field)
 {
 	unsigned long start, end, kb, sum = 0, lo = (unsigned long)a;
-	char line[512];
+	char line[512], path[64];
 	int in = 0;
 	size_t fl = strlen(field);
-	FILE *f = fopen("/proc/self/smaps", "r");
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/smaps");
+	f = fopen(path, "r");
 
 	if (!f)
 		return 0;
@@ -191,9 +201,9 @@ static void describe(char *buf, size_t len)
 	for (int r = 0; r < NR_REGIONS; r++)
 		n += snprintf(buf + n, len - n, "%s%s=%luk(rss %lu swap %lu thp %lu)",
 			      r ? " " : "", names[r], size[r] >> 10,
-			      smaps_kb(base[r], size[r], "Rss"),
-			      smaps_kb(base[r], size[r], "Swap"),
-			      smaps_kb(base[r], size[r], "AnonHugePages"));
+			      smaps_kb(0, base[r], size[r], "Rss"),
+			      smaps_kb(0, base[r], size[r], "Swap"),
+			      smaps_kb(0, base[r], size[r], "AnonHugePages"));
 }
 
 static void verdict(unsigned int gen)
@@ -344,23 +354,22 @@ static int workload(void)
 	}
 }
 
-/* workload pageout PID */
-static int pageout(pid_t pid)
+#define MAX_ARENA 256
+
+/* The private anonymous read-write mappings of @pid of at least 1 MiB (a
+ * hand-off page server's arena) into @iov; returns how many. */
+static int arena(pid_t pid, struct iovec iov[MAX_ARENA])
 {
 	char path[64], line[512], perm[8], rest[256];
-	unsigned long start, end, total = 0;
-	struct iovec iov[256];
-	int niov = 0, pidfd;
+	unsigned long start, end;
+	int niov = 0;
 	FILE *f;
 
-	pidfd = syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		die("pidfd_open %d", pid);
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "r");
 	if (!f)
 		die("%s", path);
-	while (fgets(line, sizeof(line), f) && niov < 256) {
+	while (fgets(line, sizeof(line), f) && niov < MAX_ARENA) {
 		rest[0] = 0;
 		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &start, &end, perm, rest) < 3)
 			continue;
@@ -368,10 +377,26 @@ static int pageout(pid_t pid)
 			continue;
 		iov[niov].iov_base = (void *)start;
 		iov[niov++].iov_len = end - start;
-		total += end - start;
 	}
 	fclose(f);
+	return niov;
+}
+
+/* workload pageout PID */
+static int pageout(pid_t pid)
+{
+	char path[64], line[512];
+	unsigned long total = 0;
+	struct iovec iov[MAX_ARENA];
+	int niov, pidfd;
+	FILE *f;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		die("pidfd_open %d", pid);
+	niov = arena(pid, iov);
 	for (int i = 0; i < niov; i++) {
+		total += iov[i].iov_len;
 		/* One range per call: process_madvise() stops at the first
 		 * range it cannot advise. */
 		if (syscall(SYS_process_madvise, pidfd, &iov[i], 1, MADV_PAGEOUT, 0) < 0)
@@ -390,12 +415,27 @@ static int pageout(pid_t pid)
 	return 0;
 }
 
+/* workload arena-swap PID */
+static int arena_swap(pid_t pid)
+{
+	struct iovec iov[MAX_ARENA];
+	unsigned long kb = 0;
+	int niov = arena(pid, iov);
+
+	for (int i = 0; i < niov; i++)
+		kb += smaps_kb(pid, iov[i].iov_base, iov[i].iov_len, "Swap");
+	printf("%lu\n", kb);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "pageout"))
 		return pageout(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "arena-swap"))
+		return arena_swap(atoi(argv[2]));
 	if (argc != 2 && argc != 3) {
-		fprintf(stderr, "usage: workload DIR [MIB] | workload pageout PID\n");
+		fprintf(stderr, "usage: workload DIR [MIB] | workload pageout|arena-swap PID\n");
 		return 2;
 	}
 	if (argc == 3) {

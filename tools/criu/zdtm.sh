@@ -88,12 +88,7 @@ img_kib() {
 }
 # log_errors DIR: the errors of the criu logs in DIR, indented.
 log_errors() {
-	for f in "$1"/*.log; do
-		[ -f "$f" ] || continue
-		echo "      --- $(basename "$f"): errors, pvmmap lines and last lines"
-		grep -E 'Error|pvmmap|Warn' "$f" | grep -v 'pvmmap: Moved ' | head -n 25 | sed 's/^/      /'
-		tail -n 8 "$f" | sed 's/^/      /'
-	done
+	show_logs "$1"/*.log | sed 's/^/      /'
 }
 
 # load NAME: the test's NAME.zt (zdtm-build.sh) over the defaults.
